@@ -1,0 +1,136 @@
+package exec
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/seed992c72d9/streams/processor"
+)
+
+// Node is one node instance inside a task. Only this package implements it.
+type Node interface {
+	Name() string
+	base() *nodeBase
+	addChild(child Node) error
+	init() error
+	close() error
+}
+
+// Receiver is a node that accepts records of types K, V.
+type Receiver[K, V any] interface {
+	Node
+	Receive(rec processor.Record[K, V]) error
+}
+
+// NodeError is a processing error raised by a node.
+type NodeError struct {
+	Node string
+	Err  error
+}
+
+func (e *NodeError) Error() string { return e.Node + ": " + e.Err.Error() }
+func (e *NodeError) Unwrap() error { return e.Err }
+
+// wrapNode names the node an error came from, once.
+func wrapNode(name string, err error) error {
+	var ne *NodeError
+	if errors.As(err, &ne) {
+		return err
+	}
+	return &NodeError{Node: name, Err: err}
+}
+
+// nodeBase is the part of a processor context that does not depend on types.
+type nodeBase struct {
+	name   string
+	task   *Task
+	stores []string
+	logger *slog.Logger
+}
+
+func (b *nodeBase) Name() string    { return b.name }
+func (b *nodeBase) base() *nodeBase { return b }
+
+func (b *nodeBase) ApplicationID() string    { return b.task.env.ApplicationID }
+func (b *nodeBase) TaskID() processor.TaskID { return b.task.id }
+
+func (b *nodeBase) RecordMetadata() (processor.RecordMetadata, bool) {
+	return b.task.meta, b.task.metaValid
+}
+
+func (b *nodeBase) StreamTime() int64    { return b.task.streamTime }
+func (b *nodeBase) WallClockTime() int64 { return b.task.env.WallClock() }
+func (b *nodeBase) RequestCommit()       { b.task.commitRequested = true }
+func (b *nodeBase) Logger() *slog.Logger { return b.logger }
+
+func (b *nodeBase) Schedule(interval time.Duration, typ processor.PunctuationType, fn processor.Punctuator) (processor.Cancellable, error) {
+	return b.task.schedule(b, interval, typ, fn)
+}
+
+func (b *nodeBase) StateStore(name string) (processor.StateStore, error) {
+	if !slices.Contains(b.stores, name) {
+		if _, ok := b.task.stores[name]; ok {
+			return nil, fmt.Errorf("processor %q is not connected to state store %q", b.name, name)
+		}
+		return nil, fmt.Errorf("processor %q: unknown state store %q", b.name, name)
+	}
+	s, ok := b.task.stores[name]
+	if !ok {
+		return nil, fmt.Errorf("processor %q: unknown state store %q", b.name, name)
+	}
+	return s, nil
+}
+
+// RecordDropped counts a record dropped by this node for the given reason.
+// DSL processors reach it through the Dropper interface.
+func (b *nodeBase) RecordDropped(reason string) {
+	b.task.recordDropped(reason)
+}
+
+// Dropper is implemented by every processor context of this package. DSL
+// processors use it to count records they drop (late, null key, ...).
+type Dropper interface {
+	RecordDropped(reason string)
+}
+
+// CountDropped counts a dropped record through ctx when it supports it.
+func CountDropped(ctx processor.BaseContext, reason string) {
+	if d, ok := ctx.(Dropper); ok {
+		d.RecordDropped(reason)
+	}
+}
+
+// childList keeps the typed children of a node.
+type childList[K, V any] struct {
+	children []Receiver[K, V]
+}
+
+func (c *childList[K, V]) add(owner string, out Types, child Node) error {
+	r, ok := child.(Receiver[K, V])
+	if !ok {
+		return fmt.Errorf("node %q forwards %s, which child %q does not accept", owner, out, child.Name())
+	}
+	c.children = append(c.children, r)
+	return nil
+}
+
+func (c *childList[K, V]) forward(rec processor.Record[K, V]) error {
+	for _, ch := range c.children {
+		if err := ch.Receive(rec); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *childList[K, V]) forwardTo(owner, child string, rec processor.Record[K, V]) error {
+	for _, ch := range c.children {
+		if ch.Name() == child {
+			return ch.Receive(rec)
+		}
+	}
+	return fmt.Errorf("processor %q has no child %q", owner, child)
+}

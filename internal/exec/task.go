@@ -1,0 +1,351 @@
+package exec
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/seed992c72d9/streams/processor"
+	"github.com/seed992c72d9/streams/state"
+)
+
+// Metrics receives what a task counts. Implementations must be cheap: they
+// are called on the processing path.
+type Metrics interface {
+	// RecordDropped counts one record dropped for reason, such as
+	// "deserialization-error" or "late".
+	RecordDropped(task processor.TaskID, reason string)
+}
+
+// Drop reasons counted by tasks.
+const (
+	DropDeserialization  = "deserialization-error"
+	DropInvalidTimestamp = "invalid-timestamp"
+	DropNullKey          = "null-key"
+	DropNullValue        = "null-value"
+	DropLate             = "late"
+	DropExpiredWindow    = "expired-window"
+	DropDeadLetter       = "dead-letter"
+)
+
+// Env is what a task needs from whoever runs it.
+type Env struct {
+	ApplicationID string
+	Collector     Collector
+	// WallClock returns the current time in milliseconds.
+	WallClock func() int64
+	Logger    *slog.Logger
+	// OnDeserializationError decides about undecodable records; nil fails.
+	OnDeserializationError processor.DeserializationHandler
+	// DeadLetter, when set, receives records an error handler sends to the
+	// dead-letter topic.
+	DeadLetter func(task processor.TaskID, err *processor.DeserializationError) error
+	// Metrics may be nil.
+	Metrics Metrics
+	// StoreEnv completes the environment a store is built in; nil leaves
+	// the defaults.
+	StoreEnv func(env *state.Env)
+}
+
+type topicPartition struct {
+	topic     string
+	partition int32
+}
+
+// Task is a sub-topology instantiated for one partition. It is used by one
+// goroutine at a time.
+type Task struct {
+	id     processor.TaskID
+	env    Env
+	nodes  []Node
+	byName map[string]Node
+	// sources maps resolved topic names to their source node.
+	sources map[string]source
+	stores  map[string]state.Store
+	// storeOrder keeps stores in spec order for flush and close.
+	storeOrder []state.Store
+
+	streamTime    int64
+	partitionTime map[topicPartition]int64
+
+	meta      processor.RecordMetadata
+	metaValid bool
+
+	streamPunct punctuations
+	wallPunct   punctuations
+
+	commitRequested bool
+	initialized     bool
+	closed          bool
+}
+
+// NewTask instantiates spec for task id. Call Init before processing.
+func NewTask(spec *SubTopologySpec, id processor.TaskID, env Env) (*Task, error) {
+	if env.WallClock == nil {
+		return nil, errors.New("exec: Env.WallClock is nil")
+	}
+	if env.Logger == nil {
+		env.Logger = slog.New(slog.DiscardHandler)
+	}
+	if env.OnDeserializationError == nil {
+		env.OnDeserializationError = processor.FailOnDeserializationError
+	}
+	t := &Task{
+		id:            id,
+		env:           env,
+		byName:        make(map[string]Node, len(spec.Nodes)),
+		sources:       make(map[string]source),
+		stores:        make(map[string]state.Store, len(spec.Stores)),
+		streamTime:    processor.NoTimestamp,
+		partitionTime: make(map[topicPartition]int64),
+	}
+	logger := env.Logger.With("task", id.String())
+	for _, b := range spec.Stores {
+		senv := state.Env{Task: id, ApplicationID: env.ApplicationID, Logger: logger.With("store", b.Name())}
+		if env.StoreEnv != nil {
+			env.StoreEnv(&senv)
+		}
+		s, err := b.Build(senv)
+		if err != nil {
+			t.closeStores()
+			return nil, fmt.Errorf("task %s: building state store %q: %w", id, b.Name(), err)
+		}
+		t.stores[b.Name()] = s
+		t.storeOrder = append(t.storeOrder, s)
+	}
+	for _, ns := range spec.Nodes {
+		n, err := ns.Factory.New(ns.Name)
+		if err != nil {
+			t.closeStores()
+			return nil, fmt.Errorf("task %s: %w", id, err)
+		}
+		b := n.base()
+		b.task = t
+		b.stores = ns.Stores
+		b.logger = logger.With("node", ns.Name)
+		t.nodes = append(t.nodes, n)
+		t.byName[ns.Name] = n
+		if src, ok := n.(source); ok {
+			for _, topic := range src.topics() {
+				t.sources[topic.Resolve(env.ApplicationID)] = src
+			}
+		}
+	}
+	for _, ns := range spec.Nodes {
+		parent := t.byName[ns.Name]
+		for _, c := range ns.Children {
+			child, ok := t.byName[c]
+			if !ok {
+				t.closeStores()
+				return nil, fmt.Errorf("task %s: node %q has unknown child %q", id, ns.Name, c)
+			}
+			if err := parent.addChild(child); err != nil {
+				t.closeStores()
+				return nil, fmt.Errorf("task %s: %w", id, err)
+			}
+		}
+	}
+	return t, nil
+}
+
+// ID returns the task id.
+func (t *Task) ID() processor.TaskID { return t.id }
+
+// Init initializes every node, parents first.
+func (t *Task) Init() error {
+	if t.initialized {
+		return nil
+	}
+	for _, n := range t.nodes {
+		if err := n.init(); err != nil {
+			return fmt.Errorf("task %s: initializing: %w", t.id, err)
+		}
+	}
+	t.initialized = true
+	return nil
+}
+
+// SourceTopics returns the resolved names of the topics the task reads.
+func (t *Task) SourceTopics() []string {
+	out := make([]string, 0, len(t.sources))
+	for topic := range t.sources {
+		out = append(out, topic)
+	}
+	return out
+}
+
+// StreamTime returns the task's stream time.
+func (t *Task) StreamTime() int64 { return t.streamTime }
+
+// PartitionTime returns the largest timestamp processed from a partition.
+func (t *Task) PartitionTime(topic string, partition int32) int64 {
+	if pt, ok := t.partitionTime[topicPartition{topic, partition}]; ok {
+		return pt
+	}
+	return processor.NoTimestamp
+}
+
+// SetPartitionTime restores a partition's time, as committed in the offset
+// metadata, and advances stream time accordingly.
+func (t *Task) SetPartitionTime(topic string, partition int32, ts int64) {
+	t.partitionTime[topicPartition{topic, partition}] = ts
+	if ts > t.streamTime {
+		t.streamTime = ts
+	}
+}
+
+// Store returns a store of the task by name.
+func (t *Task) Store(name string) (state.Store, bool) {
+	s, ok := t.stores[name]
+	return s, ok
+}
+
+// CommitRequested reports and clears a processor's commit request.
+func (t *Task) CommitRequested() bool {
+	r := t.commitRequested
+	t.commitRequested = false
+	return r
+}
+
+// Stamp prepares e for processing: it finds the record's source and
+// extracts its timestamp. A record the error handler skips is marked Skip.
+func (t *Task) Stamp(e *Entry) error {
+	src, ok := t.sources[e.Raw.Topic]
+	if !ok {
+		return fmt.Errorf("task %s: no source reads topic %q", t.id, e.Raw.Topic)
+	}
+	err := src.stamp(e, t.PartitionTime(e.Raw.Topic, e.Raw.Partition))
+	if err != nil {
+		return t.handleInputError(e, err)
+	}
+	if e.Skip {
+		t.recordDropped(DropInvalidTimestamp)
+		t.env.Logger.Debug("dropping record with invalid timestamp", "task", t.id.String(),
+			"topic", e.Raw.Topic, "partition", e.Raw.Partition, "offset", e.Raw.Offset, "timestamp", e.TS)
+	}
+	return nil
+}
+
+// ProcessEntry runs one stamped record through the sub-topology. It advances
+// partition and stream time first, as Kafka Streams does when it takes a
+// record from its queue.
+func (t *Task) ProcessEntry(e *Entry) error {
+	if e.Skip {
+		return nil
+	}
+	tp := topicPartition{e.Raw.Topic, e.Raw.Partition}
+	if pt, ok := t.partitionTime[tp]; !ok || e.TS > pt {
+		t.partitionTime[tp] = e.TS
+	}
+	if e.TS > t.streamTime {
+		t.streamTime = e.TS
+	}
+	t.meta = processor.RecordMetadata{Topic: e.Raw.Topic, Partition: e.Raw.Partition, Offset: e.Raw.Offset}
+	t.metaValid = true
+	err := e.src.process(e)
+	t.metaValid = false
+	if err != nil {
+		return t.handleInputError(e, err)
+	}
+	return nil
+}
+
+// Process stamps and processes one record.
+func (t *Task) Process(raw RawRecord) error {
+	e := Entry{Raw: raw}
+	if err := t.Stamp(&e); err != nil {
+		return err
+	}
+	return t.ProcessEntry(&e)
+}
+
+func (t *Task) handleInputError(e *Entry, err error) error {
+	var de *processor.DeserializationError
+	if !errors.As(err, &de) {
+		return fmt.Errorf("task %s: processing the record at %s/%d offset %d: %w",
+			t.id, e.Raw.Topic, e.Raw.Partition, e.Raw.Offset, err)
+	}
+	action := t.env.OnDeserializationError(de)
+	switch action {
+	case processor.Skip:
+		e.Skip = true
+		t.recordDropped(DropDeserialization)
+		t.env.Logger.Warn("skipping undecodable record", "task", t.id.String(), "error", de.Error())
+		return nil
+	case processor.DeadLetter:
+		if t.env.DeadLetter != nil {
+			if dlErr := t.env.DeadLetter(t.id, de); dlErr != nil {
+				return fmt.Errorf("task %s: sending to the dead-letter topic: %w", t.id, dlErr)
+			}
+			e.Skip = true
+			t.recordDropped(DropDeadLetter)
+			return nil
+		}
+	}
+	return fmt.Errorf("task %s: %w", t.id, de)
+}
+
+func (t *Task) recordDropped(reason string) {
+	if t.env.Metrics != nil {
+		t.env.Metrics.RecordDropped(t.id, reason)
+	}
+}
+
+// PunctuateStreamTime fires the stream-time punctuations that are due. It
+// does nothing before the task has a stream time.
+func (t *Task) PunctuateStreamTime() (bool, error) {
+	if t.streamTime == processor.NoTimestamp {
+		return false, nil
+	}
+	return t.streamPunct.run(t, t.streamTime)
+}
+
+// PunctuateWallClock fires the wall-clock punctuations that are due.
+func (t *Task) PunctuateWallClock() (bool, error) {
+	return t.wallPunct.run(t, t.env.WallClock())
+}
+
+// Flush flushes every store (and with it the caches that forward records
+// downstream). The runtime calls it before committing.
+func (t *Task) Flush() error {
+	for _, s := range t.storeOrder {
+		if err := s.Flush(); err != nil {
+			return fmt.Errorf("task %s: flushing state store %q: %w", t.id, s.Name(), err)
+		}
+	}
+	return nil
+}
+
+// Close closes every node, then every store. It returns the first error.
+func (t *Task) Close() error {
+	if t.closed {
+		return nil
+	}
+	t.closed = true
+	var errs []error
+	if t.initialized {
+		for _, n := range t.nodes {
+			if err := n.close(); err != nil {
+				errs = append(errs, fmt.Errorf("closing %q: %w", n.Name(), err))
+			}
+		}
+	}
+	if err := t.closeStores(); err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("task %s: %w", t.id, errors.Join(errs...))
+	}
+	return nil
+}
+
+func (t *Task) closeStores() error {
+	var errs []error
+	for _, s := range t.storeOrder {
+		if err := s.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("closing state store %q: %w", s.Name(), err))
+		}
+	}
+	t.storeOrder = nil
+	return errors.Join(errs...)
+}

@@ -12,12 +12,12 @@ import (
 func Process[K, V, KR, VR any](s Stream[K, V], supplier processor.Supplier[K, V, KR, VR], opts ...Option) Stream[KR, VR] {
 	const op = "Process"
 	o := parseOptions(s.b, op, []string{optName, optStores, optKeySerde, optValueSerde}, opts)
-	name := o.nodeName(s.b, processorPrefix)
+	name := o.NodeName(s.b, processorPrefix)
 	topology.AddProcessor(s.b, name, supplier, s.node)
-	s.b.ConnectProcessorAndStateStores(name, o.stores...)
-	return Stream[KR, VR]{b: s.b, node: name, repartition: true,
-		keySerde:   typedOption[serde.Serde[KR]](s.b, op, "key serde", o.keySerde),
-		valueSerde: typedOption[serde.Serde[VR]](s.b, op, "value serde", o.valueSerde)}
+	s.b.ConnectProcessorAndStateStores(name, o.Stores...)
+	return Stream[KR, VR]{b: s.b, node: name, sources: s.sources, repartition: true,
+		keySerde:   typedOption[serde.Serde[KR]](s.b, op, "key serde", o.KeySerde),
+		valueSerde: typedOption[serde.Serde[VR]](s.b, op, "value serde", o.ValueSerde)}
 }
 
 // ProcessValues plugs a fixed-key processor into the stream: it can change
@@ -26,9 +26,9 @@ func Process[K, V, KR, VR any](s Stream[K, V], supplier processor.Supplier[K, V,
 func ProcessValues[K, V, VR any](s Stream[K, V], supplier processor.FixedKeySupplier[K, V, VR], opts ...Option) Stream[K, VR] {
 	const op = "ProcessValues"
 	o := parseOptions(s.b, op, []string{optName, optStores, optValueSerde}, opts)
-	name := o.nodeName(s.b, processValuesPrefix)
+	name := o.NodeName(s.b, processValuesPrefix)
 	topology.AddFixedKeyProcessor(s.b, name, supplier, s.node)
-	s.b.ConnectProcessorAndStateStores(name, o.stores...)
-	return Stream[K, VR]{b: s.b, node: name, keySerde: s.keySerde, repartition: s.repartition,
-		valueSerde: typedOption[serde.Serde[VR]](s.b, op, "value serde", o.valueSerde)}
+	s.b.ConnectProcessorAndStateStores(name, o.Stores...)
+	return Stream[K, VR]{b: s.b, node: name, sources: s.sources, keySerde: s.keySerde, repartition: s.repartition,
+		valueSerde: typedOption[serde.Serde[VR]](s.b, op, "value serde", o.ValueSerde)}
 }

@@ -23,15 +23,15 @@ func (s Stream[K, V]) ToFunc(extractor processor.TopicNameExtractor[K, V], opts 
 
 func (s Stream[K, V]) to(op, topic string, extractor processor.TopicNameExtractor[K, V], opts []Option) {
 	o := parseOptions(s.b, op, []string{optName, optKeySerde, optValueSerde, optPartitioner}, opts)
-	name := o.nodeName(s.b, sinkPrefix)
+	name := o.NodeName(s.b, sinkPrefix)
 	topology.AddSinkWith(s.b, topology.Sink[K, V]{
 		Name:        name,
 		Parents:     []string{s.node},
 		Topic:       topic,
 		TopicFunc:   extractor,
-		KeySerde:    resolveSerde(s.b, op+" "+name, "key", o.keySerde, s.keySerde),
-		ValueSerde:  resolveSerde(s.b, op+" "+name, "value", o.valueSerde, s.valueSerde),
-		Partitioner: typedOption[processor.Partitioner[K, V]](s.b, op, "partitioner", o.partitioner),
+		KeySerde:    resolveSerde(s.b, op+" "+name, "key", o.KeySerde, s.keySerde),
+		ValueSerde:  resolveSerde(s.b, op+" "+name, "value", o.ValueSerde, s.valueSerde),
+		Partitioner: typedOption[processor.Partitioner[K, V]](s.b, op, "partitioner", o.Partitioner),
 	})
 }
 
@@ -44,14 +44,14 @@ func (s Stream[K, V]) to(op, topic string, extractor processor.TopicNameExtracto
 func (s Stream[K, V]) Repartition(opts ...Option) Stream[K, V] {
 	const op = "Repartition"
 	o := parseOptions(s.b, op, []string{optName, optKeySerde, optValueSerde, optPartitioner, optPartitions}, opts)
-	base, generated := o.name, false
+	base, generated := o.Name, false
 	if base == "" {
 		base, generated = s.b.NewName(repartitionPrefix), true
 	}
-	ks := resolveSerde(s.b, op+" "+base, "key", o.keySerde, s.keySerde)
-	vs := resolveSerde(s.b, op+" "+base, "value", o.valueSerde, s.valueSerde)
-	part := typedOption[processor.Partitioner[K, V]](s.b, op, "partitioner", o.partitioner)
-	return RepartitionThrough(s, base, generated, ks, vs, part, o.partitions)
+	ks := resolveSerde(s.b, op+" "+base, "key", o.KeySerde, s.keySerde)
+	vs := resolveSerde(s.b, op+" "+base, "value", o.ValueSerde, s.valueSerde)
+	part := typedOption[processor.Partitioner[K, V]](s.b, op, "partitioner", o.Partitioner)
+	return RepartitionThrough(s, base, generated, ks, vs, part, o.Partitions)
 }
 
 // RepartitionThrough adds the nodes of a repartition through the internal
@@ -77,5 +77,5 @@ func RepartitionThrough[K, V any](s Stream[K, V], base string, generatedName boo
 		KeySerde: ks, ValueSerde: vs, Partitioner: partitioner,
 	})
 	topology.AddSource(s.b, sourceName, ks, vs, topic)
-	return Stream[K, V]{b: s.b, node: sourceName, keySerde: ks, valueSerde: vs}
+	return Stream[K, V]{b: s.b, node: sourceName, keySerde: ks, valueSerde: vs, sources: []string{sourceName}}
 }

@@ -26,7 +26,7 @@ type BranchedStream[K, V any] struct {
 func (s Stream[K, V]) Split(opts ...Option) *BranchedStream[K, V] {
 	o := parseOptions(s.b, "Split", []string{optName}, opts)
 	bs := &BranchedStream[K, V]{
-		s: s, name: o.nodeName(s.b, branchPrefix),
+		s: s, name: o.NodeName(s.b, branchPrefix),
 		preds: new([]func(K, V) bool), children: new([]string), hasDef: new(bool),
 		branches: map[string]Stream[K, V]{},
 	}
@@ -47,7 +47,7 @@ func (bs *BranchedStream[K, V]) Branch(pred func(key K, value V) bool, opts ...O
 	}
 	o := parseOptions(bs.s.b, "Branch", []string{optName}, opts)
 	*bs.preds = append(*bs.preds, pred)
-	bs.addChild(o.name, len(*bs.preds))
+	bs.addChild(o.Name, len(*bs.preds))
 	return bs
 }
 
@@ -60,7 +60,7 @@ func (bs *BranchedStream[K, V]) DefaultBranch(opts ...Option) map[string]Stream[
 	}
 	o := parseOptions(bs.s.b, "DefaultBranch", []string{optName}, opts)
 	*bs.hasDef = true
-	bs.addChild(o.name, 0)
+	bs.addChild(o.Name, 0)
 	bs.done = true
 	return bs.branches
 }

@@ -27,7 +27,7 @@ func (s Stream[K, V]) FilterNot(pred func(key K, value V) bool, opts ...Option) 
 
 func (s Stream[K, V]) filter(op string, pred func(K, V) bool, not bool, opts []Option) Stream[K, V] {
 	o := parseOptions(s.b, op, []string{optName}, opts)
-	name := addProcessor(s, o.nodeName(s.b, filterPrefix), func() processor.Processor[K, V, K, V] {
+	name := addProcessor(s, o.NodeName(s.b, filterPrefix), func() processor.Processor[K, V, K, V] {
 		return &filterProc[K, V]{pred: pred, not: not}
 	})
 	s.node = name
@@ -53,7 +53,7 @@ func (p *filterProc[K, V]) Process(r processor.Record[K, V]) error {
 // Options: Named.
 func (s Stream[K, V]) Peek(action func(key K, value V), opts ...Option) Stream[K, V] {
 	o := parseOptions(s.b, "Peek", []string{optName}, opts)
-	s.node = addProcessor(s, o.nodeName(s.b, peekPrefix), func() processor.Processor[K, V, K, V] {
+	s.node = addProcessor(s, o.NodeName(s.b, peekPrefix), func() processor.Processor[K, V, K, V] {
 		return &peekProc[K, V]{action: action, forward: true}
 	})
 	return s
@@ -62,7 +62,7 @@ func (s Stream[K, V]) Peek(action func(key K, value V), opts ...Option) Stream[K
 // Foreach calls action for each record; it ends the stream. Options: Named.
 func (s Stream[K, V]) Foreach(action func(key K, value V), opts ...Option) {
 	o := parseOptions(s.b, "Foreach", []string{optName}, opts)
-	addProcessor(s, o.nodeName(s.b, foreachPrefix), func() processor.Processor[K, V, K, V] {
+	addProcessor(s, o.NodeName(s.b, foreachPrefix), func() processor.Processor[K, V, K, V] {
 		return &peekProc[K, V]{action: action}
 	})
 }
@@ -92,13 +92,13 @@ func (s Stream[K, V]) Merge(other Stream[K, V], opts ...Option) Stream[K, V] {
 		s.b.Err(err)
 		return s
 	}
-	name := o.nodeName(s.b, mergePrefix)
+	name := o.NodeName(s.b, mergePrefix)
 	parents := []string{s.node, other.node}
 	if s.node == other.node {
 		parents = parents[:1]
 	}
 	topology.AddProcessor(s.b, name, passSupplier[K, V], parents...)
-	out := Stream[K, V]{b: s.b, node: name, repartition: s.repartition || other.repartition}
+	out := Stream[K, V]{b: s.b, node: name, sources: append(s.sourceNodes(), other.sources...), repartition: s.repartition || other.repartition}
 	if s.keySerde == other.keySerde {
 		out.keySerde = s.keySerde
 	}
@@ -127,11 +127,11 @@ func MapValues[K, V, VR any](s Stream[K, V], mapper func(value V) VR, opts ...Op
 // Options: Named, WithValueSerde.
 func MapValuesWithKey[K, V, VR any](s Stream[K, V], mapper func(key K, value V) VR, opts ...Option) Stream[K, VR] {
 	o := parseOptions(s.b, "MapValues", []string{optName, optValueSerde}, opts)
-	name := addProcessor(s, o.nodeName(s.b, mapValuesPrefix), func() processor.Processor[K, V, K, VR] {
+	name := addProcessor(s, o.NodeName(s.b, mapValuesPrefix), func() processor.Processor[K, V, K, VR] {
 		return &mapValuesProc[K, V, VR]{mapper: mapper}
 	})
-	return Stream[K, VR]{b: s.b, node: name, keySerde: s.keySerde, repartition: s.repartition,
-		valueSerde: typedOption[serde.Serde[VR]](s.b, "MapValues", "value serde", o.valueSerde)}
+	return Stream[K, VR]{b: s.b, node: name, sources: s.sources, keySerde: s.keySerde, repartition: s.repartition,
+		valueSerde: typedOption[serde.Serde[VR]](s.b, "MapValues", "value serde", o.ValueSerde)}
 }
 
 type mapValuesProc[K, V, VR any] struct {
@@ -150,12 +150,12 @@ func (p *mapValuesProc[K, V, VR]) Process(r processor.Record[K, V]) error {
 // WithKeySerde, WithValueSerde.
 func Map[K, V, KR, VR any](s Stream[K, V], mapper func(key K, value V) (KR, VR), opts ...Option) Stream[KR, VR] {
 	o := parseOptions(s.b, "Map", []string{optName, optKeySerde, optValueSerde}, opts)
-	name := addProcessor(s, o.nodeName(s.b, mapPrefix), func() processor.Processor[K, V, KR, VR] {
+	name := addProcessor(s, o.NodeName(s.b, mapPrefix), func() processor.Processor[K, V, KR, VR] {
 		return &mapProc[K, V, KR, VR]{mapper: mapper}
 	})
-	return Stream[KR, VR]{b: s.b, node: name, repartition: true,
-		keySerde:   typedOption[serde.Serde[KR]](s.b, "Map", "key serde", o.keySerde),
-		valueSerde: typedOption[serde.Serde[VR]](s.b, "Map", "value serde", o.valueSerde)}
+	return Stream[KR, VR]{b: s.b, node: name, sources: s.sources, repartition: true,
+		keySerde:   typedOption[serde.Serde[KR]](s.b, "Map", "key serde", o.KeySerde),
+		valueSerde: typedOption[serde.Serde[VR]](s.b, "Map", "value serde", o.ValueSerde)}
 }
 
 type mapProc[K, V, KR, VR any] struct {
@@ -175,11 +175,11 @@ func (p *mapProc[K, V, KR, VR]) Process(r processor.Record[K, V]) error {
 // WithKeySerde.
 func SelectKey[K, V, KR any](s Stream[K, V], selector func(key K, value V) KR, opts ...Option) Stream[KR, V] {
 	o := parseOptions(s.b, "SelectKey", []string{optName, optKeySerde}, opts)
-	name := addProcessor(s, o.nodeName(s.b, keySelectPrefix), func() processor.Processor[K, V, KR, V] {
+	name := addProcessor(s, o.NodeName(s.b, keySelectPrefix), func() processor.Processor[K, V, KR, V] {
 		return &selectKeyProc[K, V, KR]{selector: selector}
 	})
-	return Stream[KR, V]{b: s.b, node: name, repartition: true, valueSerde: s.valueSerde,
-		keySerde: typedOption[serde.Serde[KR]](s.b, "SelectKey", "key serde", o.keySerde)}
+	return Stream[KR, V]{b: s.b, node: name, sources: s.sources, repartition: true, valueSerde: s.valueSerde,
+		keySerde: typedOption[serde.Serde[KR]](s.b, "SelectKey", "key serde", o.KeySerde)}
 }
 
 type selectKeyProc[K, V, KR any] struct {
@@ -198,12 +198,12 @@ func (p *selectKeyProc[K, V, KR]) Process(r processor.Record[K, V]) error {
 // repartitions the stream. Options: Named, WithKeySerde, WithValueSerde.
 func FlatMap[K, V, KR, VR any](s Stream[K, V], mapper func(key K, value V) []KeyValue[KR, VR], opts ...Option) Stream[KR, VR] {
 	o := parseOptions(s.b, "FlatMap", []string{optName, optKeySerde, optValueSerde}, opts)
-	name := addProcessor(s, o.nodeName(s.b, flatMapPrefix), func() processor.Processor[K, V, KR, VR] {
+	name := addProcessor(s, o.NodeName(s.b, flatMapPrefix), func() processor.Processor[K, V, KR, VR] {
 		return &flatMapProc[K, V, KR, VR]{mapper: mapper}
 	})
-	return Stream[KR, VR]{b: s.b, node: name, repartition: true,
-		keySerde:   typedOption[serde.Serde[KR]](s.b, "FlatMap", "key serde", o.keySerde),
-		valueSerde: typedOption[serde.Serde[VR]](s.b, "FlatMap", "value serde", o.valueSerde)}
+	return Stream[KR, VR]{b: s.b, node: name, sources: s.sources, repartition: true,
+		keySerde:   typedOption[serde.Serde[KR]](s.b, "FlatMap", "key serde", o.KeySerde),
+		valueSerde: typedOption[serde.Serde[VR]](s.b, "FlatMap", "value serde", o.ValueSerde)}
 }
 
 type flatMapProc[K, V, KR, VR any] struct {
@@ -235,11 +235,11 @@ func FlatMapValues[K, V, VR any](s Stream[K, V], mapper func(value V) []VR, opts
 // FlatMapValuesWithKey is FlatMapValues with read-only access to the key.
 func FlatMapValuesWithKey[K, V, VR any](s Stream[K, V], mapper func(key K, value V) []VR, opts ...Option) Stream[K, VR] {
 	o := parseOptions(s.b, "FlatMapValues", []string{optName, optValueSerde}, opts)
-	name := addProcessor(s, o.nodeName(s.b, flatMapValuesPrefix), func() processor.Processor[K, V, K, VR] {
+	name := addProcessor(s, o.NodeName(s.b, flatMapValuesPrefix), func() processor.Processor[K, V, K, VR] {
 		return &flatMapValuesProc[K, V, VR]{mapper: mapper}
 	})
-	return Stream[K, VR]{b: s.b, node: name, keySerde: s.keySerde, repartition: s.repartition,
-		valueSerde: typedOption[serde.Serde[VR]](s.b, "FlatMapValues", "value serde", o.valueSerde)}
+	return Stream[K, VR]{b: s.b, node: name, sources: s.sources, keySerde: s.keySerde, repartition: s.repartition,
+		valueSerde: typedOption[serde.Serde[VR]](s.b, "FlatMapValues", "value serde", o.ValueSerde)}
 }
 
 type flatMapValuesProc[K, V, VR any] struct {

@@ -38,7 +38,15 @@ type Stream[K, V any] struct {
 	// repartition is set after an operator that may change keys, so that a
 	// later grouping or join repartitions first.
 	repartition bool
+	// sources are the source nodes the stream comes from, for
+	// co-partitioning checks.
+	sources []string
 }
+
+func (s Stream[K, V]) sourceNodes() []string { return append([]string(nil), s.sources...) }
+
+// Sources returns the names of the source nodes the stream comes from.
+func (s Stream[K, V]) Sources() []string { return s.sourceNodes() }
 
 // Builder returns the topology builder the stream belongs to.
 func (s Stream[K, V]) Builder() *topology.Builder { return s.b }
@@ -58,8 +66,8 @@ func (s Stream[K, V]) RepartitionRequired() bool { return s.repartition }
 
 // Wrap returns the stream produced by an existing node. Packages that extend
 // the DSL use it; serdes may be nil.
-func Wrap[K, V any](b *topology.Builder, node string, keySerde serde.Serde[K], valueSerde serde.Serde[V], repartitionRequired bool) Stream[K, V] {
-	return Stream[K, V]{b: b, node: node, keySerde: keySerde, valueSerde: valueSerde, repartition: repartitionRequired}
+func Wrap[K, V any](b *topology.Builder, node string, keySerde serde.Serde[K], valueSerde serde.Serde[V], repartitionRequired bool, sources []string) Stream[K, V] {
+	return Stream[K, V]{b: b, node: node, keySerde: keySerde, valueSerde: valueSerde, repartition: repartitionRequired, sources: sources}
 }
 
 // From returns the stream of records read from topic, decoded with the given
@@ -73,14 +81,14 @@ func From[K, V any](b *topology.Builder, topic string, keySerde serde.Serde[K], 
 func FromTopics[K, V any](b *topology.Builder, topics []string, keySerde serde.Serde[K], valueSerde serde.Serde[V], opts ...Option) Stream[K, V] {
 	const op = "From"
 	o := parseOptions(b, op, []string{optName, optExtractor, optWallClock, optInvalidTS}, opts)
-	name := o.nodeName(b, sourcePrefix)
+	name := o.NodeName(b, sourcePrefix)
 	topology.AddSourceWith(b, topology.Source[K, V]{
 		Name: name, Topics: topics, KeySerde: keySerde, ValueSerde: valueSerde,
-		TimestampExtractor: typedOption[processor.TimestampExtractor[K, V]](b, op, "timestamp extractor", o.extractor),
-		WallClockTime:      o.wallClock,
-		InvalidTimestamp:   o.invalidTS,
+		TimestampExtractor: typedOption[processor.TimestampExtractor[K, V]](b, op, "timestamp extractor", o.Extractor),
+		WallClockTime:      o.WallClock,
+		InvalidTimestamp:   o.InvalidTS,
 	})
-	return Stream[K, V]{b: b, node: name, keySerde: keySerde, valueSerde: valueSerde}
+	return Stream[K, V]{b: b, node: name, keySerde: keySerde, valueSerde: valueSerde, sources: []string{name}}
 }
 
 // add wires a processor under the stream and returns the new node's name.

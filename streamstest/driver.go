@@ -16,6 +16,7 @@
 package streamstest
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -34,11 +35,14 @@ import (
 type Option func(*config)
 
 type config struct {
-	appID      string
-	partitions map[string]int
-	start      int64
-	onDeser    processor.DeserializationHandler
-	logger     *slog.Logger
+	appID        string
+	partitions   map[string]int
+	start        int64
+	onDeser      processor.DeserializationHandler
+	logger       *slog.Logger
+	stateDir     string
+	cacheBytes   int64
+	manualCommit bool
 }
 
 // WithApplicationID sets the application id (default "streamstest"), which
@@ -62,6 +66,20 @@ func WithDeserializationHandler(h processor.DeserializationHandler) Option {
 	return func(c *config) { c.onDeser = h }
 }
 
+// WithStateDir keeps state in a Pebble database in dir instead of memory.
+func WithStateDir(dir string) Option { return func(c *config) { c.stateDir = dir } }
+
+// WithCacheMaxBytes sets the size of the record cache (default 10 MiB); 0
+// disables it. Since the driver commits after every record unless
+// WithManualCommit is given, the cache changes what is forwarded only with
+// manual commits.
+func WithCacheMaxBytes(n int64) Option { return func(c *config) { c.cacheBytes = n } }
+
+// WithManualCommit stops the driver from committing after every record:
+// caches are flushed and state committed only by Driver.Commit. Use it to
+// test what caching does.
+func WithManualCommit() Option { return func(c *config) { c.manualCommit = true } }
+
 // WithLogger sets the logger (default: discard).
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
 
@@ -72,6 +90,8 @@ type Driver struct {
 	clock int64
 
 	tasks map[processor.TaskID]*exec.Task
+	// globals maps global topics to the task that keeps their store.
+	globals map[string]*exec.Task
 	// readers maps resolved source topics to their sub-topology.
 	readers  map[string]int
 	internal map[string]bool
@@ -85,6 +105,13 @@ type Driver struct {
 	pending []exec.RawRecord
 	dropped map[string]int64
 	closed  bool
+
+	globalTasks []*exec.Task
+	db          *state.DB
+	cache       *state.Cache
+	// lastOffset is the offset of the last record written to each
+	// topic-partition (for changelog offsets).
+	lastOffset map[topicPartition]int64
 }
 
 type topicPartition struct {
@@ -100,7 +127,7 @@ type queue struct {
 // New starts a driver for t: it creates and initializes one task per
 // sub-topology and partition.
 func New(t *topology.Topology, opts ...Option) (*Driver, error) {
-	cfg := config{appID: "streamstest", partitions: map[string]int{}}
+	cfg := config{appID: "streamstest", partitions: map[string]int{}, cacheBytes: state.DefaultCacheBytes}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -109,20 +136,33 @@ func New(t *topology.Topology, opts ...Option) (*Driver, error) {
 	}
 	d := &Driver{
 		cfg: cfg, topo: t, clock: cfg.start,
-		tasks:     map[processor.TaskID]*exec.Task{},
-		readers:   map[string]int{},
-		internal:  map[string]bool{},
-		parts:     map[string]int{},
-		offsets:   map[topicPartition]int64{},
-		rr:        map[string]int32{},
-		partCache: map[string]int{},
-		outputs:   map[string]*queue{},
-		dropped:   map[string]int64{},
+		tasks:      map[processor.TaskID]*exec.Task{},
+		readers:    map[string]int{},
+		internal:   map[string]bool{},
+		parts:      map[string]int{},
+		offsets:    map[topicPartition]int64{},
+		rr:         map[string]int32{},
+		partCache:  map[string]int{},
+		outputs:    map[string]*queue{},
+		dropped:    map[string]int64{},
+		lastOffset: map[topicPartition]int64{},
 	}
 	for topic, n := range cfg.partitions {
 		if n < 1 {
 			return nil, fmt.Errorf("streamstest: topic %q: partition count %d is below 1", topic, n)
 		}
+	}
+	if cfg.stateDir != "" {
+		db, err := state.OpenPebble(cfg.stateDir, state.PebbleOptions{Logger: cfg.logger})
+		if err != nil {
+			return nil, fmt.Errorf("streamstest: %w", err)
+		}
+		d.db = db
+	} else {
+		d.db = state.OpenMemory()
+	}
+	if cfg.cacheBytes > 0 {
+		d.cache = state.NewCache(cfg.cacheBytes)
 	}
 	for _, it := range t.InternalTopics() {
 		d.internal[d.resolve(it.Name)] = true
@@ -130,6 +170,41 @@ func New(t *topology.Topology, opts ...Option) (*Driver, error) {
 	for _, st := range t.SubTopologies() {
 		for _, topic := range st.SourceTopics {
 			d.readers[d.resolve(topic)] = st.ID
+		}
+	}
+	globalStores := map[string]processor.StateStore{}
+	for _, st := range t.GlobalSubTopologies() {
+		id := processor.TaskID{SubTopology: st.ID, Partition: -1}
+		task, err := exec.NewTask(st.Spec(), id, exec.Env{
+			ApplicationID: cfg.appID, Collector: (*collector)(d), WallClock: func() int64 { return d.clock },
+			Logger: cfg.logger, OnDeserializationError: cfg.onDeser, Metrics: (*metrics)(d),
+			StateDB: d.db, NoChangelogs: true,
+		})
+		if err != nil {
+			d.Close()
+			return nil, fmt.Errorf("streamstest: %w", err)
+		}
+		if err := task.Init(); err != nil {
+			d.Close()
+			return nil, fmt.Errorf("streamstest: %w", err)
+		}
+		d.globalTasks = append(d.globalTasks, task)
+		for _, topic := range st.SourceTopics {
+			d.globals[topic] = task
+		}
+		for _, name := range st.Stores {
+			sb, _, _ := t.GlobalStore(name)
+			ro, ok := sb.(state.ReadOnlyBuilder)
+			if !ok {
+				d.Close()
+				return nil, fmt.Errorf("streamstest: global store %q cannot be read without its task", name)
+			}
+			view, err := ro.BuildReadOnly(d.db.Committed(id, name))
+			if err != nil {
+				d.Close()
+				return nil, fmt.Errorf("streamstest: %w", err)
+			}
+			globalStores[name] = view
 		}
 	}
 	for _, st := range t.SubTopologies() {
@@ -150,6 +225,9 @@ func New(t *topology.Topology, opts ...Option) (*Driver, error) {
 				Logger:                 cfg.logger,
 				OnDeserializationError: cfg.onDeser,
 				Metrics:                (*metrics)(d),
+				StateDB:                d.db,
+				Cache:                  d.cache,
+				GlobalStores:           globalStores,
 			})
 			if err != nil {
 				d.Close()
@@ -232,6 +310,12 @@ func (d *Driver) pipe(raw exec.RawRecord) error {
 	if d.closed {
 		return errors.New("streamstest: driver is closed")
 	}
+	if g, ok := d.globals[raw.Topic]; ok {
+		if err := g.Process(raw); err != nil {
+			return err
+		}
+		return d.commit(g)
+	}
 	if _, ok := d.readers[raw.Topic]; !ok {
 		return fmt.Errorf("streamstest: no source reads topic %q", raw.Topic)
 	}
@@ -257,7 +341,48 @@ func (d *Driver) run() error {
 		if _, err := task.PunctuateStreamTime(); err != nil {
 			return err
 		}
-		if err := task.Flush(); err != nil {
+		if !d.cfg.manualCommit {
+			if err := d.commit(task); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// commit flushes a task's stores and commits its state with the offsets its
+// changelogs reached.
+func (d *Driver) commit(task *exec.Task) error {
+	if err := task.Flush(); err != nil {
+		return err
+	}
+	ts := task.State()
+	if ts == nil {
+		return nil
+	}
+	for _, s := range task.Stores() {
+		topic := exec.ChangelogTopic(d.cfg.appID, s.Name())
+		if off, ok := d.lastOffset[topicPartition{topic, task.ID().Partition}]; ok {
+			if err := ts.Meta().Set([]byte("changelog/"+s.Name()), binary.BigEndian.AppendUint64(nil, uint64(off))); err != nil {
+				return err
+			}
+		}
+	}
+	return ts.Commit()
+}
+
+// Commit flushes every task's caches and commits its state, processing what
+// the flushes write to repartition topics. With WithManualCommit it is the
+// only way records held in caches move on.
+func (d *Driver) Commit() error {
+	if d.closed {
+		return errors.New("streamstest: driver is closed")
+	}
+	for _, id := range d.taskIDs() {
+		if err := d.commit(d.tasks[id]); err != nil {
+			return err
+		}
+		if err := d.run(); err != nil {
 			return err
 		}
 	}
@@ -280,8 +405,10 @@ func (d *Driver) AdvanceWallClock(by time.Duration) error {
 		if _, err := task.PunctuateWallClock(); err != nil {
 			return err
 		}
-		if err := task.Flush(); err != nil {
-			return err
+		if !d.cfg.manualCommit {
+			if err := d.commit(task); err != nil {
+				return err
+			}
 		}
 		if err := d.run(); err != nil {
 			return err
@@ -324,6 +451,16 @@ func (d *Driver) Close() error {
 	var errs []error
 	for _, id := range d.taskIDs() {
 		if err := d.tasks[id].Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, g := range d.globalTasks {
+		if err := g.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if d.db != nil {
+		if err := d.db.Close(); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -381,7 +518,7 @@ func (c *collector) Send(_ processor.TaskID, rec exec.OutRecord) error {
 		})
 		return nil
 	}
-	d.nextOffset(rec.Topic, rec.Partition)
+	d.lastOffset[topicPartition{rec.Topic, rec.Partition}] = d.nextOffset(rec.Topic, rec.Partition)
 	q := d.outputs[rec.Topic]
 	if q == nil {
 		q = &queue{}

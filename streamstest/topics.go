@@ -127,7 +127,8 @@ func (in *InputTopic[K, V]) pipe(rec Record[K, V], partition int32) error {
 // partitioner chooses. Use it to pipe bytes no serde produces, such as a
 // corrupt record.
 func (d *Driver) PipeRaw(topic string, partition int32, key, value []byte, timestamp int64, headers processor.Headers) error {
-	if _, ok := d.readers[topic]; !ok {
+	_, isGlobal := d.globals[topic]
+	if _, ok := d.readers[topic]; !ok && !isGlobal {
 		return fmt.Errorf("streamstest: no source reads topic %q", topic)
 	}
 	n := d.partitionsOfResolved(topic)

@@ -14,12 +14,16 @@ import (
 // Topology is a validated processing graph, split into sub-topologies. It is
 // immutable and safe for concurrent use.
 type Topology struct {
-	subs      []*SubTopology
-	nodes     map[string]*node
-	stores    map[string]state.Builder
-	storeSub  map[string]int
-	internal  map[string]InternalTopic
-	topicSubs map[string]int
+	subs    []*SubTopology
+	globals []*SubTopology
+	// globalStores maps global store names to the global sub-topology.
+	globalStores map[string]*SubTopology
+	copartition  [][]string
+	nodes        map[string]*node
+	stores       map[string]state.Builder
+	storeSub     map[string]int
+	internal     map[string]InternalTopic
+	topicSubs    map[string]int
 }
 
 // SubTopology is a connected part of a topology. The runtime creates one
@@ -32,11 +36,12 @@ type SubTopology struct {
 	SourceTopics []string
 	// SinkTopics are the static topics its sinks write.
 	SinkTopics []string
-	// Stores are the names of its state stores.
+	// Stores are the names of its state stores, upstream ones first.
 	Stores []string
 
-	nodes []*node
-	spec  exec.SubTopologySpec
+	global bool
+	nodes  []*node
+	spec   exec.SubTopologySpec
 }
 
 // Spec returns what a task of this sub-topology instantiates. It is meant for
@@ -57,6 +62,13 @@ func (b *Builder) Build() (*Topology, error) {
 	}
 	errs = append(errs, b.connectStores()...)
 	errs = append(errs, b.checkEdges()...)
+	for _, g := range b.copartition {
+		for _, n := range g {
+			if nd, ok := b.byName[n]; !ok || nd.kind != exec.KindSource {
+				errs = append(errs, fmt.Errorf("topology: co-partition group names %q, which is not a source", n))
+			}
+		}
+	}
 	if len(errs) == 0 {
 		errs = append(errs, b.checkCycles()...)
 	}
@@ -194,22 +206,37 @@ func (b *Builder) split() *Topology {
 		}
 	}
 	t := &Topology{
-		nodes:     b.byName,
-		stores:    make(map[string]state.Builder, len(b.stores)),
-		storeSub:  make(map[string]int, len(b.stores)),
-		internal:  b.internal,
-		topicSubs: make(map[string]int),
+		globalStores: map[string]*SubTopology{},
+		nodes:        b.byName,
+		stores:       make(map[string]state.Builder, len(b.stores)),
+		storeSub:     make(map[string]int, len(b.stores)),
+		internal:     b.internal,
+		topicSubs:    make(map[string]int),
 	}
 	groupOf := map[int]*SubTopology{}
+	var all []*SubTopology
 	for _, n := range b.nodes {
 		root := uf.find(n.added)
 		st, ok := groupOf[root]
 		if !ok {
-			st = &SubTopology{ID: len(t.subs)}
+			st = &SubTopology{ID: len(all), global: b.global[n.name]}
 			groupOf[root] = st
-			t.subs = append(t.subs, st)
+			all = append(all, st)
+			if st.global {
+				t.globals = append(t.globals, st)
+			} else {
+				t.subs = append(t.subs, st)
+			}
 		}
 		st.nodes = append(st.nodes, n)
+	}
+	// Task sub-topologies are numbered without the global ones, so that
+	// task ids do not depend on global stores.
+	for i, st := range t.subs {
+		st.ID = i
+	}
+	for i, st := range t.globals {
+		st.ID = len(t.subs) + i
 	}
 	children := map[string][]string{}
 	for _, n := range b.nodes {
@@ -217,15 +244,17 @@ func (b *Builder) split() *Topology {
 			children[p] = append(children[p], n.name)
 		}
 	}
-	for _, st := range t.subs {
+	for _, st := range all {
 		ordered := topoOrder(st.nodes, b.byName)
 		st.nodes = ordered
 		for _, n := range ordered {
 			switch n.kind {
 			case exec.KindSource:
 				st.SourceTopics = append(st.SourceTopics, n.topics...)
-				for _, topic := range n.topics {
-					t.topicSubs[topic] = st.ID
+				if !st.global {
+					for _, topic := range n.topics {
+						t.topicSubs[topic] = st.ID
+					}
 				}
 			case exec.KindSink:
 				if !n.topicFunc && !slices.Contains(st.SinkTopics, n.topic) {
@@ -241,17 +270,66 @@ func (b *Builder) split() *Topology {
 				Name: n.name, Factory: n.factory, Children: children[n.name], Stores: slices.Clone(n.stores),
 			})
 		}
-		slices.Sort(st.Stores)
+		// Stores stay in the order their first user appears upstream-first, so
+		// that a commit flushes upstream caches before downstream ones.
 		st.spec.ID = st.ID
 		for _, s := range st.Stores {
 			sb := b.stores[s].builder
 			st.spec.Stores = append(st.spec.Stores, sb)
+			if st.global {
+				t.globalStores[s] = st
+				continue
+			}
 			t.stores[s] = sb
 			t.storeSub[s] = st.ID
 		}
 	}
+	for _, g := range b.copartition {
+		var topics []string
+		for _, n := range g {
+			for _, topic := range b.byName[n].topics {
+				if !slices.Contains(topics, topic) {
+					topics = append(topics, topic)
+				}
+			}
+		}
+		t.copartition = append(t.copartition, topics)
+	}
 	return t
 }
+
+// GlobalSubTopologies returns the sub-topologies that keep global stores.
+// They create no tasks: every instance runs each of them over every
+// partition of its topic.
+func (t *Topology) GlobalSubTopologies() []*SubTopology { return t.globals }
+
+// GlobalStore returns the builder of a global store and its sub-topology.
+func (t *Topology) GlobalStore(name string) (state.Builder, *SubTopology, bool) {
+	st, ok := t.globalStores[name]
+	if !ok {
+		return nil, nil, false
+	}
+	for _, b := range st.spec.Stores {
+		if b.Name() == name {
+			return b, st, true
+		}
+	}
+	return nil, nil, false
+}
+
+// GlobalStores returns the names of the global stores, sorted.
+func (t *Topology) GlobalStores() []string {
+	out := make([]string, 0, len(t.globalStores))
+	for name := range t.globalStores {
+		out = append(out, name)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// CopartitionGroups returns the groups of topics that must have the same
+// number of partitions.
+func (t *Topology) CopartitionGroups() [][]string { return t.copartition }
 
 // topoOrder orders nodes so that parents come before children, keeping the
 // order of addition where the graph allows.

@@ -37,9 +37,12 @@ type Builder struct {
 	// sourceTopics maps each topic to the source node reading it.
 	sourceTopics map[string]string
 	pending      []connection
-	index        int
-	errs         []error
-	built        bool
+	copartition  [][]string
+	// global marks the nodes of global stores.
+	global map[string]bool
+	index  int
+	errs   []error
+	built  bool
 }
 
 type node struct {
@@ -78,6 +81,7 @@ func NewBuilder() *Builder {
 		stores:       make(map[string]*storeEntry),
 		internal:     make(map[string]InternalTopic),
 		sourceTopics: make(map[string]string),
+		global:       make(map[string]bool),
 	}
 }
 
@@ -342,4 +346,29 @@ func (b *Builder) AddInternalTopic(t InternalTopic) {
 func (b *Builder) HasNode(name string) bool {
 	_, ok := b.byName[name]
 	return ok
+}
+
+// AddCopartitionGroup declares that the topics the named source nodes read
+// must be co-partitioned (have the same partition count), as the inputs of a
+// join must. The runtime checks it before it starts.
+func (b *Builder) AddCopartitionGroup(sourceNodes ...string) {
+	if len(sourceNodes) > 1 {
+		b.copartition = append(b.copartition, slices.Clone(sourceNodes))
+	}
+}
+
+// AddGlobalStore adds a global store: every instance reads every partition
+// of topic through a source node and a processor that keeps the store, which
+// every processor of the topology may then read without being connected to
+// it. The store must not be logged: its topic is its changelog.
+func AddGlobalStore[K, V, KO, VO any](b *Builder, store state.Builder, sourceName, topic string, ks serde.Serde[K], vs serde.Serde[V], processorName string, supplier processor.Supplier[K, V, KO, VO]) {
+	if _, logged := store.Changelog(); logged {
+		b.Err(fmt.Errorf("topology: global store %q must not have a changelog: its topic %q is its changelog", store.Name(), topic))
+		return
+	}
+	AddSource(b, sourceName, ks, vs, topic)
+	AddProcessor(b, processorName, supplier, sourceName)
+	b.AddStateStore(store, processorName)
+	b.global[sourceName] = true
+	b.global[processorName] = true
 }

@@ -12,6 +12,21 @@ import (
 // Description is a topology's structure, as Kafka Streams' TopologyDescription.
 type Description struct {
 	SubTopologies []SubTopologyDescription
+	// GlobalStores are numbered after the sub-topologies.
+	GlobalStores []GlobalStoreDescription
+}
+
+// GlobalStoreDescription describes the source and processor that keep a
+// global store.
+type GlobalStoreDescription struct {
+	ID        int
+	Source    NodeDescription
+	Processor NodeDescription
+}
+
+// String prints the global store in Kafka Streams' format.
+func (g GlobalStoreDescription) String() string {
+	return fmt.Sprintf("Sub-topology: %d for global store (will not generate tasks)\n    %s\n    %s\n", g.ID, g.Source, g.Processor)
 }
 
 // SubTopologyDescription describes one sub-topology.
@@ -43,6 +58,18 @@ func (t *Topology) Describe() *Description {
 	d := &Description{}
 	for _, st := range t.subs {
 		d.SubTopologies = append(d.SubTopologies, describeSub(st))
+	}
+	for _, st := range t.globals {
+		sd := describeSub(st)
+		g := GlobalStoreDescription{ID: st.ID}
+		for _, n := range sd.Nodes {
+			if n.Kind == "source" {
+				g.Source = n
+			} else {
+				g.Processor = n
+			}
+		}
+		d.GlobalStores = append(d.GlobalStores, g)
 	}
 	return d
 }
@@ -116,6 +143,10 @@ func (d *Description) String() string {
 	for _, st := range d.SubTopologies {
 		sb.WriteString("  ")
 		sb.WriteString(st.String())
+	}
+	for _, g := range d.GlobalStores {
+		sb.WriteString("  ")
+		sb.WriteString(g.String())
 	}
 	return sb.String()
 }

@@ -71,6 +71,9 @@ func (b *nodeBase) Schedule(interval time.Duration, typ processor.PunctuationTyp
 }
 
 func (b *nodeBase) StateStore(name string) (processor.StateStore, error) {
+	if g, ok := b.task.env.GlobalStores[name]; ok {
+		return g, nil
+	}
 	if !slices.Contains(b.stores, name) {
 		if _, ok := b.task.stores[name]; ok {
 			return nil, fmt.Errorf("processor %q is not connected to state store %q", b.name, name)
@@ -105,6 +108,7 @@ func CountDropped(ctx processor.BaseContext, reason string) {
 
 // childList keeps the typed children of a node.
 type childList[K, V any] struct {
+	task     *Task
 	children []Receiver[K, V]
 }
 
@@ -113,23 +117,40 @@ func (c *childList[K, V]) add(owner string, out Types, child Node) error {
 	if !ok {
 		return fmt.Errorf("node %q forwards %s, which child %q does not accept", owner, out, child.Name())
 	}
+	c.task = child.base().task
 	c.children = append(c.children, r)
 	return nil
 }
 
+// forward sends rec to every child. While the children run, the task's
+// record context carries rec's timestamp and headers, so that stores they
+// write see them; it is restored afterwards.
 func (c *childList[K, V]) forward(rec processor.Record[K, V]) error {
+	if len(c.children) == 0 {
+		return nil
+	}
+	rc := &c.task.rc
+	ts, hs := rc.Timestamp, rc.Headers
+	rc.Timestamp, rc.Headers = rec.Timestamp, rec.Headers
 	for _, ch := range c.children {
 		if err := ch.Receive(rec); err != nil {
+			rc.Timestamp, rc.Headers = ts, hs
 			return err
 		}
 	}
+	rc.Timestamp, rc.Headers = ts, hs
 	return nil
 }
 
 func (c *childList[K, V]) forwardTo(owner, child string, rec processor.Record[K, V]) error {
 	for _, ch := range c.children {
 		if ch.Name() == child {
-			return ch.Receive(rec)
+			rc := &c.task.rc
+			ts, hs := rc.Timestamp, rc.Headers
+			rc.Timestamp, rc.Headers = rec.Timestamp, rec.Headers
+			err := ch.Receive(rec)
+			rc.Timestamp, rc.Headers = ts, hs
+			return err
 		}
 	}
 	return fmt.Errorf("processor %q has no child %q", owner, child)

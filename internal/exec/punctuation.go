@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/seed992c72d9/streams/processor"
+	"github.com/seed992c72d9/streams/state"
 )
 
 // schedule is one scheduled punctuation.
@@ -87,6 +88,7 @@ func (q *punctuations) run(t *Task, now int64) (bool, error) {
 		s.advance(now)
 		fired = append(fired, s)
 		t.metaValid = false
+		t.rc = state.RecordContext{Timestamp: now}
 		if err := s.fn(now); err != nil {
 			return true, fmt.Errorf("task %s: punctuation of %q at %d: %w", t.id, s.node.name, now, wrapNode(s.node.name, err))
 		}

@@ -162,5 +162,6 @@ func (n *sourceNode[K, V]) process(e *Entry) error {
 		}
 	}
 	rec.Timestamp = e.TS
+	n.task.advanceTime(e)
 	return n.children.forward(rec)
 }

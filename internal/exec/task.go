@@ -42,9 +42,17 @@ type Env struct {
 	DeadLetter func(task processor.TaskID, err *processor.DeserializationError) error
 	// Metrics may be nil.
 	Metrics Metrics
-	// StoreEnv completes the environment a store is built in; nil leaves
-	// the defaults.
-	StoreEnv func(env *state.Env)
+	// StateDB holds the state of stateful tasks; required when the
+	// sub-topology has stores.
+	StateDB *state.DB
+	// Cache is the record cache shared by the tasks of one goroutine; nil
+	// disables caching.
+	Cache *state.Cache
+	// NoChangelogs turns changelogging off for every store.
+	NoChangelogs bool
+	// GlobalStores are the read-only views of the global stores, which
+	// every processor may read.
+	GlobalStores map[string]processor.StateStore
 }
 
 type topicPartition struct {
@@ -70,6 +78,11 @@ type Task struct {
 
 	meta      processor.RecordMetadata
 	metaValid bool
+	// rc is the context of the record being processed: its timestamp and
+	// headers change as processors forward new records.
+	rc state.RecordContext
+
+	state *state.TaskState
 
 	streamPunct punctuations
 	wallPunct   punctuations
@@ -100,10 +113,27 @@ func NewTask(spec *SubTopologySpec, id processor.TaskID, env Env) (*Task, error)
 		partitionTime: make(map[topicPartition]int64),
 	}
 	logger := env.Logger.With("task", id.String())
+	if len(spec.Stores) > 0 {
+		if env.StateDB == nil {
+			return nil, fmt.Errorf("task %s: the sub-topology has state stores but no state DB was given", id)
+		}
+		ts, err := env.StateDB.Task(id)
+		if err != nil {
+			return nil, fmt.Errorf("task %s: %w", id, err)
+		}
+		t.state = ts
+	}
 	for _, b := range spec.Stores {
-		senv := state.Env{Task: id, ApplicationID: env.ApplicationID, Logger: logger.With("store", b.Name())}
-		if env.StoreEnv != nil {
-			env.StoreEnv(&senv)
+		senv := state.Env{
+			Task: id, ApplicationID: env.ApplicationID, Logger: logger.With("store", b.Name()),
+			State: t.state, Cache: env.Cache,
+			Record:  func() state.RecordContext { return t.rc },
+			Dropped: t.recordDropped,
+		}
+		if !env.NoChangelogs {
+			if _, logged := b.Changelog(); logged {
+				senv.Changelog = changelogWriter{t}
+			}
 		}
 		s, err := b.Build(senv)
 		if err != nil {
@@ -226,13 +256,29 @@ func (t *Task) Stamp(e *Entry) error {
 	return nil
 }
 
-// ProcessEntry runs one stamped record through the sub-topology. It advances
-// partition and stream time first, as Kafka Streams does when it takes a
-// record from its queue.
+// ProcessEntry runs one stamped record through the sub-topology. Once the
+// record is decoded, and before it is processed, the source advances
+// partition and stream time, as Kafka Streams does when it takes a record
+// from its queue; a record that cannot be decoded and is skipped leaves time
+// alone.
 func (t *Task) ProcessEntry(e *Entry) error {
 	if e.Skip {
 		return nil
 	}
+	t.meta = processor.RecordMetadata{Topic: e.Raw.Topic, Partition: e.Raw.Partition, Offset: e.Raw.Offset}
+	t.metaValid = true
+	t.rc = state.RecordContext{Timestamp: e.TS, Headers: e.Raw.Headers,
+		Topic: e.Raw.Topic, Partition: e.Raw.Partition, Offset: e.Raw.Offset}
+	err := e.src.process(e)
+	t.metaValid = false
+	if err != nil {
+		return t.handleInputError(e, err)
+	}
+	return nil
+}
+
+// advanceTime moves partition and stream time to a decoded record's time.
+func (t *Task) advanceTime(e *Entry) {
 	tp := topicPartition{e.Raw.Topic, e.Raw.Partition}
 	if pt, ok := t.partitionTime[tp]; !ok || e.TS > pt {
 		t.partitionTime[tp] = e.TS
@@ -240,14 +286,6 @@ func (t *Task) ProcessEntry(e *Entry) error {
 	if e.TS > t.streamTime {
 		t.streamTime = e.TS
 	}
-	t.meta = processor.RecordMetadata{Topic: e.Raw.Topic, Partition: e.Raw.Partition, Offset: e.Raw.Offset}
-	t.metaValid = true
-	err := e.src.process(e)
-	t.metaValid = false
-	if err != nil {
-		return t.handleInputError(e, err)
-	}
-	return nil
 }
 
 // Process stamps and processes one record.
@@ -347,5 +385,36 @@ func (t *Task) closeStores() error {
 		}
 	}
 	t.storeOrder = nil
+	if t.state != nil {
+		if err := t.state.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// State returns the task's staged state, or nil for a stateless task.
+func (t *Task) State() *state.TaskState { return t.state }
+
+// Stores returns the task's stores, upstream ones first (flush order).
+func (t *Task) Stores() []state.Store { return t.storeOrder }
+
+// ChangelogTopic returns the name of a store's changelog topic.
+func ChangelogTopic(applicationID, store string) string {
+	return applicationID + "-" + store + "-changelog"
+}
+
+// changelogWriter sends a task's changelog records through its collector,
+// to the task's partition.
+type changelogWriter struct{ t *Task }
+
+func (w changelogWriter) Log(store string, key, value []byte, timestamp int64) error {
+	if timestamp < 0 {
+		timestamp = 0
+	}
+	return w.t.env.Collector.Send(w.t.id, OutRecord{
+		Topic:     ChangelogTopic(w.t.env.ApplicationID, store),
+		Partition: w.t.id.Partition,
+		Key:       key, Value: value, Timestamp: timestamp,
+	})
 }

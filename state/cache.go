@@ -1,0 +1,268 @@
+package state
+
+import (
+	"bytes"
+	"iter"
+	"slices"
+)
+
+// DefaultCacheBytes is the default size of the record cache of an instance.
+const DefaultCacheBytes = 10 << 20
+
+// cacheEntryOverhead approximates the memory an entry takes besides its key
+// and value bytes.
+const cacheEntryOverhead = 96
+
+// Cache is the record cache: a bounded amount of memory in front of the
+// stores of the tasks one goroutine runs. Between commits it keeps the
+// latest value of each written key, so that a key updated many times is
+// written to the store, to the changelog and downstream once. It flushes a
+// store's entries when the runtime commits, and when it is full it evicts the
+// least recently used entry, flushing its store's dirty entries first (as
+// Kafka Streams' ThreadCache does). It is not safe for concurrent use.
+type Cache struct {
+	max  int64
+	size int64
+	// head is the most recently used entry, tail the least.
+	head, tail *cacheEntry
+}
+
+// NewCache returns a cache bounded to maxBytes. A cache of 0 bytes holds
+// nothing; pass a nil *Cache in Env to disable caching instead.
+func NewCache(maxBytes int64) *Cache { return &Cache{max: maxBytes} }
+
+// Size returns the bytes the cache holds.
+func (c *Cache) Size() int64 { return c.size }
+
+type cacheEntry struct {
+	nc         *namedCache
+	key        []byte
+	value      []byte // nil marks a deleted key
+	dirty      bool
+	rc         RecordContext
+	prev, next *cacheEntry
+}
+
+func (e *cacheEntry) bytes() int64 { return int64(len(e.key)+len(e.value)) + cacheEntryOverhead }
+
+func (c *Cache) unlink(e *cacheEntry) {
+	if e.prev != nil {
+		e.prev.next = e.next
+	} else {
+		c.head = e.next
+	}
+	if e.next != nil {
+		e.next.prev = e.prev
+	} else {
+		c.tail = e.prev
+	}
+	e.prev, e.next = nil, nil
+}
+
+func (c *Cache) pushFront(e *cacheEntry) {
+	e.next = c.head
+	if c.head != nil {
+		c.head.prev = e
+	}
+	c.head = e
+	if c.tail == nil {
+		c.tail = e
+	}
+}
+
+// evict removes least recently used entries until the cache fits, flushing
+// dirty ones through their store.
+func (c *Cache) evict() error {
+	for c.size > c.max && c.tail != nil {
+		e := c.tail
+		if e.dirty {
+			if err := e.nc.flush(e); err != nil {
+				return err
+			}
+		}
+		e.nc.remove(e)
+	}
+	return nil
+}
+
+// namedCache is the part of the cache that belongs to one store of one task.
+type namedCache struct {
+	c       *Cache
+	entries map[string]*cacheEntry
+	// dirty keeps dirty entries in the order they were first dirtied.
+	dirty []*cacheEntry
+	// under is the store the cache writes through to.
+	under kvBytes
+	// listener, if set, hears each flushed entry with the old value it
+	// replaces.
+	listener func(key, newValue, oldValue []byte, rc RecordContext) error
+}
+
+func (c *Cache) newNamed(under kvBytes) *namedCache {
+	return &namedCache{c: c, entries: map[string]*cacheEntry{}, under: under}
+}
+
+func (n *namedCache) remove(e *cacheEntry) {
+	n.c.unlink(e)
+	n.c.size -= e.bytes()
+	delete(n.entries, string(e.key))
+}
+
+// flush writes the dirty entries through, first the one being evicted.
+func (n *namedCache) flush(first *cacheEntry) error {
+	if len(n.dirty) == 0 {
+		return nil
+	}
+	order := n.dirty
+	if first != nil {
+		order = make([]*cacheEntry, 0, len(n.dirty))
+		order = append(order, first)
+		for _, e := range n.dirty {
+			if e != first {
+				order = append(order, e)
+			}
+		}
+	}
+	n.dirty = nil
+	for _, e := range order {
+		if !e.dirty {
+			continue
+		}
+		e.dirty = false
+		var old []byte
+		var hadOld bool
+		if n.listener != nil {
+			var err error
+			if old, hadOld, err = n.under.get(e.key); err != nil {
+				return err
+			}
+			if e.value == nil && !hadOld {
+				continue // deleting a key that never reached the store
+			}
+		}
+		if err := n.under.put(e.key, e.value, e.rc); err != nil {
+			return err
+		}
+		if n.listener != nil {
+			if !hadOld {
+				old = nil
+			}
+			if err := n.listener(e.key, e.value, old, e.rc); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (n *namedCache) drop() {
+	for _, e := range n.entries {
+		n.c.unlink(e)
+		n.c.size -= e.bytes()
+	}
+	n.entries = map[string]*cacheEntry{}
+	n.dirty = nil
+}
+
+// cachedKV puts a named cache in front of a kvBytes.
+type cachedKV struct {
+	nc *namedCache
+}
+
+func (s *cachedKV) get(key []byte) ([]byte, bool, error) {
+	if e, ok := s.nc.entries[string(key)]; ok {
+		s.nc.c.unlink(e)
+		s.nc.c.pushFront(e)
+		if e.value == nil {
+			return nil, false, nil
+		}
+		return append(make([]byte, 0, len(e.value)), e.value...), true, nil
+	}
+	return s.nc.under.get(key)
+}
+
+func (s *cachedKV) put(key, value []byte, rc RecordContext) error {
+	c := s.nc.c
+	e, ok := s.nc.entries[string(key)]
+	if ok {
+		c.size -= e.bytes()
+		c.unlink(e)
+	} else {
+		e = &cacheEntry{nc: s.nc, key: bytes.Clone(key)}
+		s.nc.entries[string(e.key)] = e
+	}
+	e.value = cloneNil(value)
+	e.rc = rc
+	if !e.dirty {
+		e.dirty = true
+		s.nc.dirty = append(s.nc.dirty, e)
+	}
+	c.size += e.bytes()
+	c.pushFront(e)
+	return c.evict()
+}
+
+// iter merges the cache's entries over the store's: cached values win and
+// cached deletes hide keys.
+func (s *cachedKV) iter(lower, upper []byte, reverse bool) iter.Seq2[Entry, error] {
+	var cached []*cacheEntry
+	for _, e := range s.nc.entries {
+		if (lower == nil || bytes.Compare(e.key, lower) >= 0) && (upper == nil || bytes.Compare(e.key, upper) < 0) {
+			cached = append(cached, e)
+		}
+	}
+	cmp := func(a, b []byte) int { return bytes.Compare(a, b) }
+	if reverse {
+		cmp = func(a, b []byte) int { return bytes.Compare(b, a) }
+	}
+	slices.SortFunc(cached, func(a, b *cacheEntry) int { return cmp(a.key, b.key) })
+	under := s.nc.under.iter(lower, upper, reverse)
+	return func(yield func(Entry, error) bool) {
+		i := 0
+		emitCached := func(e *cacheEntry) bool {
+			if e.value == nil {
+				return true
+			}
+			return yield(Entry{Key: e.key, Value: e.value}, nil)
+		}
+		for kv, err := range under {
+			if err != nil {
+				yield(Entry{}, err)
+				return
+			}
+			for i < len(cached) && cmp(cached[i].key, kv.Key) < 0 {
+				if !emitCached(cached[i]) {
+					return
+				}
+				i++
+			}
+			if i < len(cached) && cmp(cached[i].key, kv.Key) == 0 {
+				if !emitCached(cached[i]) {
+					return
+				}
+				i++
+				continue
+			}
+			if !yield(kv, nil) {
+				return
+			}
+		}
+		for ; i < len(cached); i++ {
+			if !emitCached(cached[i]) {
+				return
+			}
+		}
+	}
+}
+
+func (s *cachedKV) flush() error {
+	if err := s.nc.flush(nil); err != nil {
+		return err
+	}
+	return s.nc.under.flush()
+}
+
+func (s *cachedKV) close() error {
+	s.nc.drop()
+	return s.nc.under.close()
+}

@@ -1,0 +1,422 @@
+package state
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"iter"
+
+	"github.com/seed992c72d9/streams/serde"
+)
+
+// KeyValue is a typed key and value.
+type KeyValue[K, V any] struct {
+	Key   K
+	Value V
+}
+
+// StoreOption configures a store builder.
+type StoreOption func(*storeOptions)
+
+type storeOptions struct {
+	logging       bool
+	caching       bool
+	changelogConf map[string]string
+	retention     int64
+}
+
+// WithLogging turns the store's changelog on or off (default on). A store
+// without a changelog cannot be restored on another instance.
+func WithLogging(on bool) StoreOption { return func(o *storeOptions) { o.logging = on } }
+
+// WithChangelogConfig adds topic configs to the store's changelog topic,
+// such as min.insync.replicas.
+func WithChangelogConfig(configs map[string]string) StoreOption {
+	return func(o *storeOptions) {
+		if o.changelogConf == nil {
+			o.changelogConf = map[string]string{}
+		}
+		for k, v := range configs {
+			o.changelogConf[k] = v
+		}
+	}
+}
+
+// WithCaching puts the record cache in front of the store (default off for
+// stores built with this package, on for the DSL's stores).
+func WithCaching(on bool) StoreOption { return func(o *storeOptions) { o.caching = on } }
+
+func applyStoreOptions(opts []StoreOption) storeOptions {
+	o := storeOptions{logging: true}
+	for _, f := range opts {
+		f(&o)
+	}
+	return o
+}
+
+// KeyValueBuilder builds a KeyValueStore for each task.
+type KeyValueBuilder[K, V any] struct {
+	name        string
+	ks          serde.Serde[K]
+	vs          serde.Serde[V]
+	opts        storeOptions
+	timestamped bool
+}
+
+// KeyValueStoreBuilder describes a key-value store named name. Keys are
+// ordered by their serialized bytes.
+func KeyValueStoreBuilder[K, V any](name string, ks serde.Serde[K], vs serde.Serde[V], opts ...StoreOption) *KeyValueBuilder[K, V] {
+	return &KeyValueBuilder[K, V]{name: name, ks: ks, vs: vs, opts: applyStoreOptions(opts)}
+}
+
+// Name returns the store name.
+func (b *KeyValueBuilder[K, V]) Name() string { return b.name }
+
+// Changelog returns the changelog topic configuration: compacted.
+func (b *KeyValueBuilder[K, V]) Changelog() (ChangelogConfig, bool) {
+	if !b.opts.logging {
+		return ChangelogConfig{}, false
+	}
+	c := map[string]string{"cleanup.policy": "compact"}
+	for k, v := range b.opts.changelogConf {
+		c[k] = v
+	}
+	return ChangelogConfig{Configs: c}, true
+}
+
+// Build creates the store of one task.
+func (b *KeyValueBuilder[K, V]) Build(env Env) (Store, error) {
+	if err := ValidateName(b.name); err != nil {
+		return nil, err
+	}
+	if b.ks == nil || b.vs == nil {
+		return nil, fmt.Errorf("state: store %q: key and value serdes are required", b.name)
+	}
+	if env.State == nil {
+		return nil, fmt.Errorf("state: store %q: the runtime provides no state", b.name)
+	}
+	bucket := env.State.Bucket(b.name)
+	s := &KeyValueStore[K, V]{name: b.name, ks: b.ks, vs: b.vs, env: env, bucket: bucket, timestamped: b.timestamped}
+	var kv kvBytes = &bucketKV{b: bucket}
+	if b.opts.logging && env.Changelog != nil {
+		kv = &loggedKV{kvBytes: kv, store: b.name, log: env.Changelog, timestamped: b.timestamped}
+	}
+	s.under = kv
+	if b.opts.caching && env.Cache != nil {
+		s.cache = env.Cache.newNamed(kv)
+		kv = &cachedKV{nc: s.cache}
+	}
+	s.kv = kv
+	return s, nil
+}
+
+// ReadOnlyBuilder is implemented by builders that can open a read-only view
+// of a store over committed state, for global stores and queries.
+type ReadOnlyBuilder interface {
+	BuildReadOnly(b *Bucket) (Store, error)
+}
+
+// BuildReadOnly returns a read-only store over b: writes fail with
+// ErrReadOnly.
+func (b *KeyValueBuilder[K, V]) BuildReadOnly(bucket *Bucket) (Store, error) {
+	return b.ReadOnly(bucket), nil
+}
+
+// ReadOnly returns the typed read-only store over bucket.
+func (b *KeyValueBuilder[K, V]) ReadOnly(bucket *Bucket) *KeyValueStore[K, V] {
+	return &KeyValueStore[K, V]{name: b.name, ks: b.ks, vs: b.vs, bucket: bucket,
+		timestamped: b.timestamped, kv: &bucketKV{b: bucket}}
+}
+
+// KeyValueStore is a typed key-value store of one task. Reads see the task's
+// own writes at once; others see them after the task commits. Iterations see
+// the store as it was when they started. A nil-able value (nil slice, map or
+// pointer) that serializes to nil bytes deletes its key, as null does in
+// Kafka Streams.
+type KeyValueStore[K, V any] struct {
+	name        string
+	ks          serde.Serde[K]
+	vs          serde.Serde[V]
+	env         Env
+	bucket      *Bucket
+	kv          kvBytes
+	under       kvBytes
+	cache       *namedCache
+	timestamped bool
+	closed      bool
+}
+
+// Name returns the store name.
+func (s *KeyValueStore[K, V]) Name() string { return s.name }
+
+func (s *KeyValueStore[K, V]) errorf(format string, args ...any) error {
+	return fmt.Errorf("state: store %q: "+format, append([]any{s.name}, args...)...)
+}
+
+func (s *KeyValueStore[K, V]) check() error {
+	if s.closed {
+		return s.errorf("%w", ErrClosed)
+	}
+	return nil
+}
+
+func (s *KeyValueStore[K, V]) key(k K) ([]byte, error) {
+	b, err := s.ks.Serialize(k)
+	if err != nil {
+		return nil, s.errorf("serializing key: %w", err)
+	}
+	if b == nil {
+		return nil, s.errorf("null key")
+	}
+	return b, nil
+}
+
+func (s *KeyValueStore[K, V]) decode(v []byte) (V, error) {
+	out, err := s.vs.Deserialize(v)
+	if err != nil {
+		return out, s.errorf("deserializing value: %w", err)
+	}
+	return out, nil
+}
+
+// Get returns the value of key and whether it is present.
+func (s *KeyValueStore[K, V]) Get(key K) (V, bool, error) {
+	var zero V
+	if err := s.check(); err != nil {
+		return zero, false, err
+	}
+	kb, err := s.key(key)
+	if err != nil {
+		return zero, false, err
+	}
+	vb, ok, err := s.kv.get(kb)
+	if err != nil || !ok {
+		return zero, false, err
+	}
+	v, err := s.decode(vb)
+	return v, err == nil, err
+}
+
+// Put stores value under key; a value that serializes to nil deletes key.
+func (s *KeyValueStore[K, V]) Put(key K, value V) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	kb, err := s.key(key)
+	if err != nil {
+		return err
+	}
+	vb, err := s.vs.Serialize(value)
+	if err != nil {
+		return s.errorf("serializing value: %w", err)
+	}
+	if err := s.kv.put(kb, vb, s.env.record()); err != nil {
+		return s.errorf("%w", err)
+	}
+	return nil
+}
+
+// PutIfAbsent stores value under key unless key is present; it returns the
+// present value and true, or the zero V and false after storing.
+func (s *KeyValueStore[K, V]) PutIfAbsent(key K, value V) (V, bool, error) {
+	old, ok, err := s.Get(key)
+	if err != nil || ok {
+		return old, ok, err
+	}
+	return old, false, s.Put(key, value)
+}
+
+// PutAll stores every entry, in order.
+func (s *KeyValueStore[K, V]) PutAll(entries []KeyValue[K, V]) error {
+	for _, e := range entries {
+		if err := s.Put(e.Key, e.Value); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Delete removes key and returns the value it had.
+func (s *KeyValueStore[K, V]) Delete(key K) (V, bool, error) {
+	old, ok, err := s.Get(key)
+	if err != nil {
+		return old, false, err
+	}
+	kb, err := s.key(key)
+	if err != nil {
+		return old, false, err
+	}
+	if err := s.kv.put(kb, nil, s.env.record()); err != nil {
+		return old, false, s.errorf("%w", err)
+	}
+	return old, ok, nil
+}
+
+// Range iterates over the keys from from to to, both inclusive, in key byte
+// order. The iteration stops at the first error, which it yields.
+func (s *KeyValueStore[K, V]) Range(from, to K) iter.Seq2[KeyValue[K, V], error] {
+	return s.rangeOf(from, to, false)
+}
+
+// ReverseRange is Range in descending order.
+func (s *KeyValueStore[K, V]) ReverseRange(from, to K) iter.Seq2[KeyValue[K, V], error] {
+	return s.rangeOf(from, to, true)
+}
+
+func (s *KeyValueStore[K, V]) rangeOf(from, to K, reverse bool) iter.Seq2[KeyValue[K, V], error] {
+	return func(yield func(KeyValue[K, V], error) bool) {
+		lo, err := s.key(from)
+		if err != nil {
+			yield(KeyValue[K, V]{}, err)
+			return
+		}
+		hi, err := s.key(to)
+		if err != nil {
+			yield(KeyValue[K, V]{}, err)
+			return
+		}
+		if bytes.Compare(lo, hi) > 0 {
+			return
+		}
+		s.scan(lo, append(hi, 0), reverse)(yield)
+	}
+}
+
+// All iterates over every key in ascending order.
+func (s *KeyValueStore[K, V]) All() iter.Seq2[KeyValue[K, V], error] { return s.scan(nil, nil, false) }
+
+// ReverseAll iterates over every key in descending order.
+func (s *KeyValueStore[K, V]) ReverseAll() iter.Seq2[KeyValue[K, V], error] {
+	return s.scan(nil, nil, true)
+}
+
+// PrefixScan iterates over the keys whose serialized bytes start with the
+// serialized prefix.
+func (s *KeyValueStore[K, V]) PrefixScan(prefix K) iter.Seq2[KeyValue[K, V], error] {
+	return func(yield func(KeyValue[K, V], error) bool) {
+		p, err := s.ks.Serialize(prefix)
+		if err != nil {
+			yield(KeyValue[K, V]{}, s.errorf("serializing prefix: %w", err))
+			return
+		}
+		s.scan(p, prefixEnd(p), false)(yield)
+	}
+}
+
+func (s *KeyValueStore[K, V]) scan(lower, upper []byte, reverse bool) iter.Seq2[KeyValue[K, V], error] {
+	return func(yield func(KeyValue[K, V], error) bool) {
+		if err := s.check(); err != nil {
+			yield(KeyValue[K, V]{}, err)
+			return
+		}
+		for e, err := range s.kv.iter(lower, upper, reverse) {
+			if err != nil {
+				yield(KeyValue[K, V]{}, s.errorf("%w", err))
+				return
+			}
+			k, err := s.ks.Deserialize(e.Key)
+			if err != nil {
+				yield(KeyValue[K, V]{}, s.errorf("deserializing key: %w", err))
+				return
+			}
+			v, err := s.decode(e.Value)
+			if err != nil {
+				yield(KeyValue[K, V]{}, err)
+				return
+			}
+			if !yield(KeyValue[K, V]{k, v}, nil) {
+				return
+			}
+		}
+	}
+}
+
+// ApproximateNumEntries returns the number of keys. It counts them, so it
+// takes time proportional to the store's size.
+func (s *KeyValueStore[K, V]) ApproximateNumEntries() (int64, error) {
+	var n int64
+	for _, err := range s.kv.iter(nil, nil, false) {
+		if err != nil {
+			return n, s.errorf("%w", err)
+		}
+		n++
+	}
+	return n, nil
+}
+
+// SetFlushListener makes the store call fn for every entry its cache
+// flushes, with the value it replaced (nil when the key was absent; newValue
+// nil when the key was deleted). It reports whether the store is cached: an
+// uncached store never calls fn. The DSL uses it to forward updates once per
+// commit.
+func (s *KeyValueStore[K, V]) SetFlushListener(fn func(key K, newValue, oldValue *V, rc RecordContext) error) bool {
+	if s.cache == nil {
+		return false
+	}
+	s.cache.listener = func(kb, nb, ob []byte, rc RecordContext) error {
+		k, err := s.ks.Deserialize(kb)
+		if err != nil {
+			return s.errorf("deserializing key: %w", err)
+		}
+		var nv, ov *V
+		if nb != nil {
+			v, err := s.decode(nb)
+			if err != nil {
+				return err
+			}
+			nv = &v
+		}
+		if ob != nil {
+			v, err := s.decode(ob)
+			if err != nil {
+				return err
+			}
+			ov = &v
+		}
+		return fn(k, nv, ov, rc)
+	}
+	return true
+}
+
+// Flush writes cached updates to the staged state and the changelog.
+func (s *KeyValueStore[K, V]) Flush() error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	if err := s.kv.flush(); err != nil {
+		return s.errorf("flushing: %w", err)
+	}
+	return nil
+}
+
+// Close drops unflushed cache entries and closes the store.
+func (s *KeyValueStore[K, V]) Close() error {
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	return s.kv.close()
+}
+
+// RestoreBatch applies changelog records below the cache and the changelog.
+func (s *KeyValueStore[K, V]) RestoreBatch(recs []ChangelogRecord) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	for _, r := range recs {
+		var err error
+		switch {
+		case r.Value == nil:
+			err = s.bucket.Delete(r.Key)
+		case s.timestamped:
+			v := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(r.Value)), uint64(r.Timestamp))
+			err = s.bucket.Set(r.Key, append(v, r.Value...))
+		default:
+			err = s.bucket.Set(r.Key, r.Value)
+		}
+		if err != nil {
+			return s.errorf("restoring: %w", err)
+		}
+	}
+	return nil
+}

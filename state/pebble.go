@@ -1,0 +1,176 @@
+package state
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// PebbleOptions tunes the Pebble engine. Zero values take the defaults.
+type PebbleOptions struct {
+	// BlockCacheBytes is the size of the block cache shared by every store
+	// of the instance (default 64 MiB).
+	BlockCacheBytes int64
+	// MemTableBytes is the size of each memtable (default 32 MiB); Pebble
+	// keeps up to two in memory while one is flushed.
+	MemTableBytes uint64
+	// Logger receives Pebble's error messages (default: discard).
+	Logger *slog.Logger
+}
+
+// Memory used by Pebble is roughly BlockCacheBytes + 2 × MemTableBytes, plus
+// the staged batches of open tasks (bounded by the runtime's commit size).
+
+// OpenPebble opens (creating if needed) the Pebble database in dir.
+func OpenPebble(dir string, o PebbleOptions) (*DB, error) {
+	if o.BlockCacheBytes <= 0 {
+		o.BlockCacheBytes = 64 << 20
+	}
+	if o.MemTableBytes == 0 {
+		o.MemTableBytes = 32 << 20
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	cache := pebble.NewCache(o.BlockCacheBytes)
+	defer cache.Unref()
+	opts := &pebble.Options{
+		Cache:        cache,
+		MemTableSize: o.MemTableBytes,
+		Logger:       pebbleLogger{o.Logger},
+	}
+	db, err := pebble.Open(dir, opts)
+	if err != nil {
+		return nil, fmt.Errorf("state: opening pebble in %s: %w", dir, err)
+	}
+	return &DB{e: &pebbleEngine{db: db}, open: map[string]bool{}}, nil
+}
+
+type pebbleLogger struct{ l *slog.Logger }
+
+func (p pebbleLogger) Infof(string, ...any) {}
+func (p pebbleLogger) Errorf(format string, args ...any) {
+	p.l.Error("pebble: " + fmt.Sprintf(format, args...))
+}
+func (p pebbleLogger) Fatalf(format string, args ...any) {
+	p.l.Error("pebble: fatal: " + fmt.Sprintf(format, args...))
+	panic(fmt.Sprintf(format, args...))
+}
+
+type pebbleEngine struct{ db *pebble.DB }
+
+func (e *pebbleEngine) begin([]byte) (txn, error) {
+	return &pebbleTxn{db: e.db, b: e.db.NewIndexedBatch()}, nil
+}
+
+func (e *pebbleEngine) reader([]byte) reader { return pebbleReader{e.db} }
+
+func (e *pebbleEngine) drop(prefix []byte) error {
+	return e.db.DeleteRange(prefix, prefixEnd(prefix), pebble.NoSync)
+}
+
+func (e *pebbleEngine) close() error { return e.db.Close() }
+
+// pebbleReader reads the committed DB.
+type pebbleReader struct{ db *pebble.DB }
+
+func (r pebbleReader) view(key []byte, fn func([]byte) error) (bool, error) {
+	return pebbleView(r.db.Get, key, fn)
+}
+
+func (r pebbleReader) iter(lower, upper []byte, reverse bool) (rawIter, error) {
+	it, err := r.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	if err != nil {
+		return nil, err
+	}
+	return newPebbleIter(it, reverse), nil
+}
+
+func pebbleView(get func([]byte) ([]byte, io.Closer, error), key []byte, fn func([]byte) error) (bool, error) {
+	v, closer, err := get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	err = fn(v)
+	if cerr := closer.Close(); err == nil {
+		err = cerr
+	}
+	return true, err
+}
+
+type pebbleTxn struct {
+	db *pebble.DB
+	b  *pebble.Batch
+}
+
+func (t *pebbleTxn) view(key []byte, fn func([]byte) error) (bool, error) {
+	return pebbleView(t.b.Get, key, fn)
+}
+
+func (t *pebbleTxn) iter(lower, upper []byte, reverse bool) (rawIter, error) {
+	it, err := t.b.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	if err != nil {
+		return nil, err
+	}
+	return newPebbleIter(it, reverse), nil
+}
+
+func (t *pebbleTxn) set(key, value []byte) error      { return t.b.Set(key, value, nil) }
+func (t *pebbleTxn) del(key []byte) error             { return t.b.Delete(key, nil) }
+func (t *pebbleTxn) delRange(start, end []byte) error { return t.b.DeleteRange(start, end, nil) }
+func (t *pebbleTxn) size() int                        { return t.b.Len() }
+
+func (t *pebbleTxn) commit() error {
+	if !t.b.Empty() {
+		if err := t.b.Commit(pebble.NoSync); err != nil {
+			return err
+		}
+	}
+	err := t.b.Close()
+	t.b = t.db.NewIndexedBatch()
+	return err
+}
+
+func (t *pebbleTxn) abort() error {
+	err := t.b.Close()
+	t.b = t.db.NewIndexedBatch()
+	return err
+}
+
+func (t *pebbleTxn) close() error { return t.b.Close() }
+
+type pebbleIter struct {
+	it      *pebble.Iterator
+	reverse bool
+	valid   bool
+}
+
+func newPebbleIter(it *pebble.Iterator, reverse bool) *pebbleIter {
+	p := &pebbleIter{it: it, reverse: reverse}
+	if reverse {
+		p.valid = it.Last()
+	} else {
+		p.valid = it.First()
+	}
+	return p
+}
+
+func (p *pebbleIter) Valid() bool   { return p.valid }
+func (p *pebbleIter) Key() []byte   { return p.it.Key() }
+func (p *pebbleIter) Value() []byte { return p.it.Value() }
+func (p *pebbleIter) Error() error  { return p.it.Error() }
+func (p *pebbleIter) Close() error  { return p.it.Close() }
+func (p *pebbleIter) Next() bool {
+	if p.reverse {
+		p.valid = p.it.Prev()
+	} else {
+		p.valid = p.it.Next()
+	}
+	return p.valid
+}

@@ -87,6 +87,9 @@ type Task struct {
 	streamPunct punctuations
 	wallPunct   punctuations
 
+	// entry is reused by Process.
+	entry Entry
+
 	commitRequested bool
 	initialized     bool
 	closed          bool
@@ -288,13 +291,17 @@ func (t *Task) advanceTime(e *Entry) {
 	}
 }
 
-// Process stamps and processes one record.
+// Process stamps and processes one record. It reuses one Entry, so that
+// the synchronous path allocates nothing per record.
 func (t *Task) Process(raw RawRecord) error {
-	e := Entry{Raw: raw}
-	if err := t.Stamp(&e); err != nil {
-		return err
+	e := &t.entry
+	*e = Entry{Raw: raw}
+	err := t.Stamp(e)
+	if err == nil {
+		err = t.ProcessEntry(e)
 	}
-	return t.ProcessEntry(&e)
+	*e = Entry{}
+	return err
 }
 
 func (t *Task) handleInputError(e *Entry, err error) error {

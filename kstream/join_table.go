@@ -136,4 +136,3 @@ func (p *streamTableJoinProc[K, V, KT, VT, VR]) Process(r processor.Record[K, V]
 	}
 	return p.ctx.Forward(processor.Convert(r, r.Key, p.joiner(r.Value, tv), true, false))
 }
-

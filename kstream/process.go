@@ -12,7 +12,7 @@ import (
 func Process[K, V, KR, VR any](s Stream[K, V], supplier processor.Supplier[K, V, KR, VR], opts ...Option) Stream[KR, VR] {
 	const op = "Process"
 	o := parseOptions(s.b, op, []string{optName, optStores, optKeySerde, optValueSerde}, opts)
-	name := o.NodeName(s.b, processorPrefix)
+	name := o.ExactName(s.b, processorPrefix)
 	topology.AddProcessor(s.b, name, supplier, s.node)
 	s.b.ConnectProcessorAndStateStores(name, o.Stores...)
 	return Stream[KR, VR]{b: s.b, node: name, sources: s.sources, repartition: true,
@@ -26,7 +26,7 @@ func Process[K, V, KR, VR any](s Stream[K, V], supplier processor.Supplier[K, V,
 func ProcessValues[K, V, VR any](s Stream[K, V], supplier processor.FixedKeySupplier[K, V, VR], opts ...Option) Stream[K, VR] {
 	const op = "ProcessValues"
 	o := parseOptions(s.b, op, []string{optName, optStores, optValueSerde}, opts)
-	name := o.NodeName(s.b, processValuesPrefix)
+	name := o.ExactName(s.b, processValuesPrefix)
 	topology.AddFixedKeyProcessor(s.b, name, supplier, s.node)
 	s.b.ConnectProcessorAndStateStores(name, o.Stores...)
 	return Stream[K, VR]{b: s.b, node: name, sources: s.sources, keySerde: s.keySerde, repartition: s.repartition,

@@ -1,6 +1,8 @@
 package kstream
 
 import (
+	"reflect"
+
 	"github.com/seed992c72d9/streams/processor"
 	"github.com/seed992c72d9/streams/serde"
 	"github.com/seed992c72d9/streams/topology"
@@ -99,13 +101,26 @@ func (s Stream[K, V]) Merge(other Stream[K, V], opts ...Option) Stream[K, V] {
 	}
 	topology.AddProcessor(s.b, name, passSupplier[K, V], parents...)
 	out := Stream[K, V]{b: s.b, node: name, sources: append(s.sourceNodes(), other.sources...), repartition: s.repartition || other.repartition}
-	if s.keySerde == other.keySerde {
+	if sameSerde(s.keySerde, other.keySerde) {
 		out.keySerde = s.keySerde
 	}
-	if s.valueSerde == other.valueSerde {
+	if sameSerde(s.valueSerde, other.valueSerde) {
 		out.valueSerde = s.valueSerde
 	}
 	return out
+}
+
+// sameSerde reports whether two serdes are the same value, without
+// panicking on serde types that cannot be compared.
+func sameSerde(a, b any) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
+	if va.Type() != vb.Type() || !va.Comparable() {
+		return false
+	}
+	return va.Equal(vb)
 }
 
 type passProc[K, V any] struct{ ctx processor.Context[K, V] }
@@ -120,18 +135,22 @@ func passSupplier[K, V any]() processor.Processor[K, V, K, V] { return &passProc
 // is kept, so no repartitioning follows. Options: Named, WithValueSerde (the
 // serde of the new values, used by later operators).
 func MapValues[K, V, VR any](s Stream[K, V], mapper func(value V) VR, opts ...Option) Stream[K, VR] {
-	return MapValuesWithKey(s, func(_ K, v V) VR { return mapper(v) }, opts...)
+	return mapValues(s, "MapValues", func(_ K, v V) VR { return mapper(v) }, opts)
 }
 
 // MapValuesWithKey transforms each value, given read-only access to its key.
 // Options: Named, WithValueSerde.
 func MapValuesWithKey[K, V, VR any](s Stream[K, V], mapper func(key K, value V) VR, opts ...Option) Stream[K, VR] {
-	o := parseOptions(s.b, "MapValues", []string{optName, optValueSerde}, opts)
+	return mapValues(s, "MapValuesWithKey", mapper, opts)
+}
+
+func mapValues[K, V, VR any](s Stream[K, V], op string, mapper func(key K, value V) VR, opts []Option) Stream[K, VR] {
+	o := parseOptions(s.b, op, []string{optName, optValueSerde}, opts)
 	name := addProcessor(s, o.NodeName(s.b, mapValuesPrefix), func() processor.Processor[K, V, K, VR] {
 		return &mapValuesProc[K, V, VR]{mapper: mapper}
 	})
 	return Stream[K, VR]{b: s.b, node: name, sources: s.sources, keySerde: s.keySerde, repartition: s.repartition,
-		valueSerde: typedOption[serde.Serde[VR]](s.b, "MapValues", "value serde", o.ValueSerde)}
+		valueSerde: typedOption[serde.Serde[VR]](s.b, op, "value serde", o.ValueSerde)}
 }
 
 type mapValuesProc[K, V, VR any] struct {
@@ -229,17 +248,22 @@ func (p *flatMapProc[K, V, KR, VR]) Process(r processor.Record[K, V]) error {
 // with the input record's key, timestamp and headers. Options: Named,
 // WithValueSerde.
 func FlatMapValues[K, V, VR any](s Stream[K, V], mapper func(value V) []VR, opts ...Option) Stream[K, VR] {
-	return FlatMapValuesWithKey(s, func(_ K, v V) []VR { return mapper(v) }, opts...)
+	return flatMapValues(s, "FlatMapValues", func(_ K, v V) []VR { return mapper(v) }, opts)
 }
 
 // FlatMapValuesWithKey is FlatMapValues with read-only access to the key.
+// Options: Named, WithValueSerde.
 func FlatMapValuesWithKey[K, V, VR any](s Stream[K, V], mapper func(key K, value V) []VR, opts ...Option) Stream[K, VR] {
-	o := parseOptions(s.b, "FlatMapValues", []string{optName, optValueSerde}, opts)
+	return flatMapValues(s, "FlatMapValuesWithKey", mapper, opts)
+}
+
+func flatMapValues[K, V, VR any](s Stream[K, V], op string, mapper func(key K, value V) []VR, opts []Option) Stream[K, VR] {
+	o := parseOptions(s.b, op, []string{optName, optValueSerde}, opts)
 	name := addProcessor(s, o.NodeName(s.b, flatMapValuesPrefix), func() processor.Processor[K, V, K, VR] {
 		return &flatMapValuesProc[K, V, VR]{mapper: mapper}
 	})
 	return Stream[K, VR]{b: s.b, node: name, sources: s.sources, keySerde: s.keySerde, repartition: s.repartition,
-		valueSerde: typedOption[serde.Serde[VR]](s.b, "FlatMapValues", "value serde", o.ValueSerde)}
+		valueSerde: typedOption[serde.Serde[VR]](s.b, op, "value serde", o.ValueSerde)}
 }
 
 type flatMapValuesProc[K, V, VR any] struct {

@@ -144,9 +144,9 @@ func TestTableTableJoinGuide(t *testing.T) {
 // record's timestamp.
 func TestStreamTableJoinGuide(t *testing.T) {
 	cases := []struct {
-		name  string
-		left  bool
-		want  []string
+		name string
+		left bool
+		want []string
 	}{
 		{"inner", false, []string{
 			"1: ", "2: ", "3: ", "4: ", "5: [B, a]@5", "6: ", "7: ", "8: ",

@@ -137,6 +137,7 @@ func New(t *topology.Topology, opts ...Option) (*Driver, error) {
 	d := &Driver{
 		cfg: cfg, topo: t, clock: cfg.start,
 		tasks:      map[processor.TaskID]*exec.Task{},
+		globals:    map[string]*exec.Task{},
 		readers:    map[string]int{},
 		internal:   map[string]bool{},
 		parts:      map[string]int{},

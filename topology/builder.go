@@ -87,7 +87,8 @@ func NewBuilder() *Builder {
 
 // NewName returns a name made of prefix and the builder's next index, in
 // Kafka Streams' style: NewName("KSTREAM-FILTER-") returns
-// "KSTREAM-FILTER-0000000003" when two names were made before. The DSL names
+// "KSTREAM-FILTER-0000000002" when two names were made before (the index
+// starts at 0). The DSL names
 // nodes it is not given a name for this way; the names depend only on the
 // order in which the topology is defined.
 func (b *Builder) NewName(prefix string) string {
@@ -350,7 +351,9 @@ func (b *Builder) HasNode(name string) bool {
 
 // AddCopartitionGroup declares that the topics the named source nodes read
 // must be co-partitioned (have the same partition count), as the inputs of a
-// join must. The runtime checks it before it starts.
+// join must. The Kafka runtime checks it before it starts (and gives
+// internal topics in a group the group's partition count); the test driver
+// does not check it.
 func (b *Builder) AddCopartitionGroup(sourceNodes ...string) {
 	if len(sourceNodes) > 1 {
 		b.copartition = append(b.copartition, slices.Clone(sourceNodes))

@@ -21,21 +21,21 @@ type Option struct {
 
 // Options is the result of applying Options.
 type Options struct {
-	Name         string
-	KeySerde     any
-	ValueSerde   any
-	Partitioner  any
-	Partitions   int
-	Stores       []string
-	Extractor    any
-	WallClock    bool
-	InvalidTS    topology.InvalidTimestampPolicy
-	Store        string
-	Caching      *bool
-	Logging      *bool
-	Retention    int64
-	GroupedName  string
-	set          []string
+	Name        string
+	KeySerde    any
+	ValueSerde  any
+	Partitioner any
+	Partitions  int
+	Stores      []string
+	Extractor   any
+	WallClock   bool
+	InvalidTS   topology.InvalidTimestampPolicy
+	Store       string
+	Caching     *bool
+	Logging     *bool
+	Retention   int64
+	GroupedName string
+	set         []string
 }
 
 // Option kinds, named after the functions that make them.
@@ -158,8 +158,32 @@ func takes(allowed []string) string {
 // Has reports whether an option of the kind was given.
 func (o *Options) Has(kind string) bool { return slices.Contains(o.set, kind) }
 
-// NodeName returns the Named name or a generated one.
+// NodeName returns the Named name or a generated one. Like Kafka Streams'
+// NamedInternal.orElseGenerateWithPrefix, it takes the builder's next index
+// even when the operator is named, so that naming one operator does not
+// change the generated names of the operators defined after it.
 func (o *Options) NodeName(b *topology.Builder, prefix string) string {
+	generated := b.NewName(prefix)
+	if o.Name != "" {
+		return o.Name
+	}
+	return generated
+}
+
+// SuffixedName returns the Named name followed by suffix, or a generated
+// name; like NodeName it always takes an index (Kafka Streams'
+// NamedInternal.suffixWithOrElseGet).
+func (o *Options) SuffixedName(b *topology.Builder, suffix, prefix string) string {
+	generated := b.NewName(prefix)
+	if o.Name != "" {
+		return o.Name + suffix
+	}
+	return generated
+}
+
+// ExactName returns the Named name, taking no index, or a generated one.
+// Kafka Streams names Process and ProcessValues nodes this way.
+func (o *Options) ExactName(b *topology.Builder, prefix string) string {
 	if o.Name != "" {
 		return o.Name
 	}

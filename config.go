@@ -1,0 +1,200 @@
+package streams
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/seed992c72d9/streams/processor"
+)
+
+// Guarantee is the processing guarantee.
+type Guarantee int
+
+const (
+	// ExactlyOnce commits each thread's outputs, changelog writes and input
+	// offsets in one Kafka transaction: after a crash, no effect is lost or
+	// duplicated. Consumers of the outputs must read with read_committed
+	// isolation. It is the default.
+	ExactlyOnce Guarantee = iota
+	// AtLeastOnce commits offsets after the outputs are acknowledged: after
+	// a crash, records since the last commit are processed again.
+	AtLeastOnce
+)
+
+func (g Guarantee) String() string {
+	switch g {
+	case ExactlyOnce:
+		return "exactly-once"
+	case AtLeastOnce:
+		return "at-least-once"
+	}
+	return fmt.Sprintf("Guarantee(%d)", int(g))
+}
+
+// ThreadFailurePolicy says what happens when a processing thread fails.
+type ThreadFailurePolicy int
+
+const (
+	// ShutDownInstance stops this instance: Run returns the error. Other
+	// instances take its tasks over. It is the default.
+	ShutDownInstance ThreadFailurePolicy = iota
+	// ReplaceThread restarts the failed thread from committed state, at most
+	// MaxThreadRestarts times in a row without a successful commit.
+	ReplaceThread
+)
+
+// ProductionErrorPolicy says what happens to a record that a broker rejects.
+type ProductionErrorPolicy int
+
+const (
+	// FailOnProductionError fails the thread. It is the default.
+	FailOnProductionError ProductionErrorPolicy = iota
+	// SkipOnProductionError logs, counts and drops records a broker rejects
+	// (too large, invalid). Errors that fail a transaction always fail.
+	SkipOnProductionError
+)
+
+// Config configures an application instance. Zero values take the
+// documented defaults.
+type Config struct {
+	// ApplicationID names the application: its consumer group, the prefix
+	// of its internal topics and its transactional ids. Required; letters,
+	// digits, '.', '_' and '-'.
+	ApplicationID string
+	// Brokers are the Kafka bootstrap addresses. Required.
+	Brokers []string
+	// StateDir holds the instance's state (a Pebble database) and its
+	// process id. Default: <os.TempDir()>/streams/<ApplicationID>. Two
+	// running instances must not share one.
+	StateDir string
+	// InMemoryState keeps state in memory instead of Pebble: every start
+	// restores from the changelogs.
+	InMemoryState bool
+	// Guarantee is ExactlyOnce (default) or AtLeastOnce.
+	Guarantee Guarantee
+	// CommitInterval is how often each thread commits: default 100 ms under
+	// exactly-once, 30 s under at-least-once.
+	CommitInterval time.Duration
+	// Threads is the number of processing threads (default 1).
+	Threads int
+	// NumStandbyReplicas is the number of warm copies of each stateful
+	// task kept on other instances (default 0).
+	NumStandbyReplicas int
+	// MaxTaskIdle is how long a task with several input partitions waits
+	// for an empty partition before processing the others (default 0: it
+	// does not wait).
+	MaxTaskIdle time.Duration
+	// CacheMaxBytes is the record cache of the instance, shared by its
+	// threads: default 10 MiB; a negative value disables caching.
+	CacheMaxBytes int64
+	// AdvertisedEndpoint is the host:port other instances use to reach
+	// this instance's query server (optional).
+	AdvertisedEndpoint string
+	// ReplicationFactor of the internal topics the application creates
+	// (default: the brokers' default).
+	ReplicationFactor int16
+	// StateCleanupDelay is how long a task's local state is kept after the
+	// task leaves the instance (default 10 minutes; negative: forever).
+	StateCleanupDelay time.Duration
+	// MaxBufferedRecords bounds each input partition's queue (default
+	// 1000); fetching a partition pauses while its queue is full.
+	MaxBufferedRecords int
+
+	// DeserializationHandler decides about undecodable input records
+	// (default: fail).
+	DeserializationHandler processor.DeserializationHandler
+	// DeadLetterTopic receives the records handlers send there, with their
+	// original bytes and headers describing the error and the source.
+	DeadLetterTopic string
+	// ProductionErrors says what to do with records a broker rejects.
+	ProductionErrors ProductionErrorPolicy
+	// ThreadFailure says what happens when a thread fails.
+	ThreadFailure ThreadFailurePolicy
+	// MaxThreadRestarts bounds ReplaceThread (default 5).
+	MaxThreadRestarts int
+
+	// KafkaOptions are extra franz-go options for every client, such as TLS
+	// or SASL settings.
+	KafkaOptions []kgo.Opt
+	// Logger receives the application's logs (default: discard).
+	Logger *slog.Logger
+	// Registerer receives the application's Prometheus metrics (default:
+	// none are registered).
+	Registerer prometheus.Registerer
+}
+
+var legalID = regexp.MustCompile(`^[a-zA-Z0-9._-]+$`)
+
+// withDefaults validates c and fills in defaults. Errors name the field.
+func (c Config) withDefaults() (Config, error) {
+	var errs []error
+	if c.ApplicationID == "" {
+		errs = append(errs, errors.New("streams: Config.ApplicationID is required"))
+	} else if !legalID.MatchString(c.ApplicationID) || len(c.ApplicationID) > 200 {
+		errs = append(errs, fmt.Errorf("streams: Config.ApplicationID %q may contain only letters, digits, '.', '_' and '-' (at most 200)", c.ApplicationID))
+	}
+	if len(c.Brokers) == 0 {
+		errs = append(errs, errors.New("streams: Config.Brokers is required"))
+	}
+	if c.Guarantee != ExactlyOnce && c.Guarantee != AtLeastOnce {
+		errs = append(errs, fmt.Errorf("streams: Config.Guarantee %d is unknown", int(c.Guarantee)))
+	}
+	if c.CommitInterval < 0 {
+		errs = append(errs, fmt.Errorf("streams: Config.CommitInterval %v is negative", c.CommitInterval))
+	}
+	if c.Threads < 0 {
+		errs = append(errs, fmt.Errorf("streams: Config.Threads %d is negative", c.Threads))
+	}
+	if c.NumStandbyReplicas < 0 {
+		errs = append(errs, fmt.Errorf("streams: Config.NumStandbyReplicas %d is negative", c.NumStandbyReplicas))
+	}
+	if c.MaxTaskIdle < 0 {
+		errs = append(errs, fmt.Errorf("streams: Config.MaxTaskIdle %v is negative", c.MaxTaskIdle))
+	}
+	if c.MaxBufferedRecords < 0 {
+		errs = append(errs, fmt.Errorf("streams: Config.MaxBufferedRecords %d is negative", c.MaxBufferedRecords))
+	}
+	if c.ThreadFailure != ShutDownInstance && c.ThreadFailure != ReplaceThread {
+		errs = append(errs, fmt.Errorf("streams: Config.ThreadFailure %d is unknown", int(c.ThreadFailure)))
+	}
+	if len(errs) > 0 {
+		return c, errors.Join(errs...)
+	}
+	if c.CommitInterval == 0 {
+		c.CommitInterval = 100 * time.Millisecond
+		if c.Guarantee == AtLeastOnce {
+			c.CommitInterval = 30 * time.Second
+		}
+	}
+	if c.Threads == 0 {
+		c.Threads = 1
+	}
+	if c.CacheMaxBytes == 0 {
+		c.CacheMaxBytes = 10 << 20
+	}
+	if c.CacheMaxBytes < 0 {
+		c.CacheMaxBytes = 0
+	}
+	if c.StateCleanupDelay == 0 {
+		c.StateCleanupDelay = 10 * time.Minute
+	}
+	if c.MaxBufferedRecords == 0 {
+		c.MaxBufferedRecords = 1000
+	}
+	if c.MaxThreadRestarts == 0 {
+		c.MaxThreadRestarts = 5
+	}
+	if c.ReplicationFactor == 0 {
+		c.ReplicationFactor = -1
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c, nil
+}

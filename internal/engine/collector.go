@@ -1,0 +1,146 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/seed992c72d9/streams/internal/exec"
+	"github.com/seed992c72d9/streams/internal/murmur2"
+	"github.com/seed992c72d9/streams/processor"
+)
+
+// ProductionPolicy says what happens when a record cannot be produced.
+type ProductionPolicy int
+
+const (
+	// FailOnProductionError fails the thread (and with it the
+	// transaction): nothing is lost, nothing half-written.
+	FailOnProductionError ProductionPolicy = iota
+	// SkipOnProductionError logs and counts the record and goes on. It
+	// applies to records a broker rejects (too large, invalid); errors that
+	// fail the transaction itself always fail.
+	SkipOnProductionError
+)
+
+// collector produces what a thread's sinks and stores write, in the
+// thread's transaction under exactly-once. It records the offset of the last
+// changelog record per partition, which a commit stores with the state.
+type collector struct {
+	t      *thread
+	policy ProductionPolicy
+
+	mu sync.Mutex
+	// err is the first asynchronous production error.
+	err error
+	// changelog maps changelog topic-partitions to the offset of the last
+	// record produced in the current transaction.
+	changelog map[topicPartition]int64
+	rr        map[string]int32
+	// produced counts records sent since the last transaction ended.
+	produced int
+}
+
+func newCollector(t *thread, policy ProductionPolicy) *collector {
+	return &collector{t: t, policy: policy, changelog: map[topicPartition]int64{}, rr: map[string]int32{}}
+}
+
+// Send implements exec.Collector.
+func (c *collector) Send(task processor.TaskID, rec exec.OutRecord) error {
+	if err := c.firstErr(); err != nil {
+		return err
+	}
+	p := rec.Partition
+	if p < 0 {
+		n, err := c.Partitions(rec.Topic)
+		if err != nil {
+			return err
+		}
+		if rec.Key == nil {
+			p = c.rr[rec.Topic] % int32(n)
+			c.rr[rec.Topic] = p + 1
+		} else {
+			p = murmur2.Partition(rec.Key, n)
+		}
+	}
+	r := &kgo.Record{
+		Topic: rec.Topic, Partition: p, Key: rec.Key, Value: rec.Value,
+		Timestamp: time.UnixMilli(rec.Timestamp),
+	}
+	if len(rec.Headers) > 0 {
+		r.Headers = make([]kgo.RecordHeader, len(rec.Headers))
+		for i, h := range rec.Headers {
+			r.Headers[i] = kgo.RecordHeader{Key: h.Key, Value: h.Value}
+		}
+	}
+	changelog := c.t.e.isChangelog(rec.Topic)
+	c.produced++
+	if !changelog && rec.Timestamp > 0 {
+		c.t.e.metrics.EndToEnd.Observe(float64(time.Now().UnixMilli()-rec.Timestamp) / 1000)
+	}
+	c.t.cl.Produce(context.Background(), r, func(r *kgo.Record, err error) {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if err != nil {
+			if c.policy == SkipOnProductionError && !changelog && skippable(err) {
+				c.t.e.metrics.dropped(task, "production-error")
+				c.t.log.Warn("skipping a record that could not be produced", "topic", r.Topic, "partition", r.Partition, "error", err)
+				return
+			}
+			if c.err == nil {
+				c.err = fmt.Errorf("producing to %s/%d: %w", r.Topic, r.Partition, err)
+			}
+			return
+		}
+		if changelog {
+			tp := topicPartition{r.Topic, r.Partition}
+			if r.Offset > c.changelog[tp] {
+				c.changelog[tp] = r.Offset
+			}
+		}
+	})
+	return nil
+}
+
+// skippable reports whether a production error concerns only the record.
+func skippable(err error) bool {
+	return !errors.Is(err, kgo.ErrRecordTimeout) && !errors.Is(err, kgo.ErrAborting) && isRecordError(err)
+}
+
+// Partitions implements exec.Collector.
+func (c *collector) Partitions(topic string) (int, error) {
+	return c.t.e.partitions(topic)
+}
+
+func (c *collector) firstErr() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// takeChangelogOffsets returns and clears the changelog offsets of the
+// transaction that just ended.
+func (c *collector) takeChangelogOffsets() map[topicPartition]int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := c.changelog
+	c.changelog = map[topicPartition]int64{}
+	c.produced = 0
+	return out
+}
+
+// producedSince reports whether records were sent since the last
+// transaction ended. Only the thread's goroutine calls it and Send.
+func (c *collector) producedSince() bool { return c.produced > 0 }
+
+func (c *collector) reset() {
+	c.mu.Lock()
+	c.err = nil
+	c.changelog = map[topicPartition]int64{}
+	c.produced = 0
+	c.mu.Unlock()
+}

@@ -1,0 +1,128 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/seed992c72d9/streams/internal/exec"
+	"github.com/seed992c72d9/streams/processor"
+)
+
+// committedOffset is a partition's committed offset with the partition time
+// stored in its metadata.
+type committedOffset struct {
+	offset  int64
+	time    int64
+	hasTime bool
+}
+
+// committedOffsets fetches the group's committed offsets, waiting for
+// pending transactional commits to settle.
+func (e *Engine) committedOffsets(ctx context.Context) (map[topicPartition]committedOffset, error) {
+	resp, err := e.adm.FetchOffsets(ctx, e.opts.AppID)
+	if err != nil {
+		return nil, fmt.Errorf("fetching committed offsets: %w", err)
+	}
+	out := map[topicPartition]committedOffset{}
+	for topic, ps := range resp {
+		for p, o := range ps {
+			if o.Err != nil || o.At < 0 {
+				continue
+			}
+			c := committedOffset{offset: o.At}
+			c.time, c.hasTime = parsePartitionTime(o.Metadata)
+			out[topicPartition{topic, p}] = c
+		}
+	}
+	return out, nil
+}
+
+// localOffsets sums, for every task with local state, the changelog offsets
+// its stores recorded: the leader prefers the most caught-up copy.
+func (e *Engine) localOffsets() map[TaskID]int64 {
+	out := map[TaskID]int64{}
+	for _, id := range e.layout.Tasks(e.Counts()) {
+		if !e.layout.Stateful(id.SubTopology) {
+			continue
+		}
+		meta := e.opts.DB.CommittedMeta(id)
+		var sum int64
+		found := false
+		for _, b := range e.opts.Topology.SubTopologies()[id.SubTopology].Spec().Stores {
+			if off, ok, err := metaOffset(meta, metaChangelog+b.Name()); err == nil && ok {
+				sum += off + 1
+				found = true
+			}
+		}
+		if found {
+			out[id] = sum
+		}
+	}
+	return out
+}
+
+// scheduleCleanup deletes a task's local state after the cleanup delay,
+// unless the task comes back before.
+func (e *Engine) scheduleCleanup(id TaskID) {
+	if e.opts.StateCleanupDelay < 0 || !e.layout.Stateful(id.SubTopology) {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.cleanups == nil {
+		e.cleanups = map[TaskID]*time.Timer{}
+	}
+	if t, ok := e.cleanups[id]; ok {
+		t.Stop()
+	}
+	e.cleanups[id] = time.AfterFunc(e.opts.StateCleanupDelay, func() {
+		e.mu.Lock()
+		delete(e.cleanups, id)
+		e.mu.Unlock()
+		if err := e.opts.DB.DropTask(id); err != nil {
+			e.log.Debug("state cleanup skipped", "task", id.String(), "error", err)
+			return
+		}
+		e.log.Info("removed the local state of a task that left", "task", id.String())
+	})
+}
+
+func (e *Engine) cancelCleanup(id TaskID) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if t, ok := e.cleanups[id]; ok {
+		t.Stop()
+		delete(e.cleanups, id)
+	}
+}
+
+// deadLetter returns the function that sends a failed record's original
+// bytes to the dead-letter topic in the thread's transaction, or nil when no
+// topic is configured.
+func (e *Engine) deadLetter(t *thread) func(processor.TaskID, *processor.DeserializationError) error {
+	topic := e.opts.DeadLetterTopic
+	if topic == "" {
+		return nil
+	}
+	return func(task processor.TaskID, de *processor.DeserializationError) error {
+		h := append(processor.Headers(nil), de.Headers...)
+		h = append(h,
+			processor.Header{Key: "streams.error", Value: []byte(de.Error())},
+			processor.Header{Key: "streams.error.part", Value: []byte(de.Part)},
+			processor.Header{Key: "streams.source.topic", Value: []byte(de.Topic)},
+			processor.Header{Key: "streams.source.partition", Value: []byte(fmt.Sprint(de.Partition))},
+			processor.Header{Key: "streams.source.offset", Value: []byte(fmt.Sprint(de.Offset))},
+			processor.Header{Key: "streams.task", Value: []byte(task.String())},
+		)
+		return t.coll.Send(task, exec.OutRecord{Topic: topic, Partition: -1, Key: de.Key, Value: de.Value,
+			Timestamp: max(de.Timestamp, 0), Headers: h})
+	}
+}
+
+func (e *Engine) globalStores() map[string]processor.StateStore {
+	if e.global == nil {
+		return nil
+	}
+	return e.global.views
+}

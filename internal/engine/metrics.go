@@ -1,0 +1,92 @@
+package engine
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/seed992c72d9/streams/processor"
+)
+
+// Metrics are the engine's Prometheus metrics. A Metrics built with a nil
+// registerer counts without exporting.
+type Metrics struct {
+	Processed      *prometheus.CounterVec
+	ProcessLatency *prometheus.HistogramVec
+	EndToEnd       prometheus.Histogram
+	CommitLatency  prometheus.Histogram
+	Commits        prometheus.Counter
+	Aborts         prometheus.Counter
+	Dropped        *prometheus.CounterVec
+	RestoreDone    *prometheus.CounterVec
+	RestoreLeft    *prometheus.GaugeVec
+	Rebalances     prometheus.Counter
+	State          *prometheus.GaugeVec
+	Lag            *prometheus.GaugeVec
+}
+
+// NewMetrics creates the metrics and registers them with reg, if not nil.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	lat := []float64{1e-6, 5e-6, 1e-5, 5e-5, 1e-4, 5e-4, 1e-3, 5e-3, 0.01, 0.05, 0.1, 0.5, 1}
+	m := &Metrics{
+		Processed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "streams_records_processed_total", Help: "Records processed, by task."}, []string{"task"}),
+		ProcessLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "streams_process_latency_seconds", Help: "Time to process one record through a task.", Buckets: lat}, []string{"task"}),
+		EndToEnd: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "streams_end_to_end_latency_seconds", Help: "Time from a record's timestamp to its output being sent.",
+			Buckets: []float64{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}}),
+		CommitLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "streams_commit_latency_seconds", Help: "Time to commit a thread's work.",
+			Buckets: []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5}}),
+		Commits: prometheus.NewCounter(prometheus.CounterOpts{Name: "streams_commits_total", Help: "Committed transactions (or offset commits under at-least-once)."}),
+		Aborts:  prometheus.NewCounter(prometheus.CounterOpts{Name: "streams_aborts_total", Help: "Aborted transactions."}),
+		Dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "streams_dropped_records_total", Help: "Records dropped, by task and reason."}, []string{"task", "reason"}),
+		RestoreDone: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "streams_restore_records_total", Help: "Changelog records restored, by store."}, []string{"store"}),
+		RestoreLeft: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "streams_restore_remaining_records", Help: "Changelog records left to restore, by store and task."}, []string{"store", "task"}),
+		Rebalances: prometheus.NewCounter(prometheus.CounterOpts{Name: "streams_rebalances_total", Help: "Assignments received."}),
+		State: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "streams_application_state", Help: "1 for the application's current state."}, []string{"state"}),
+		Lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "streams_consumer_lag_records", Help: "Records between the committed position and the end of each input partition."}, []string{"topic", "partition"}),
+	}
+	if reg != nil {
+		for _, c := range []prometheus.Collector{m.Processed, m.ProcessLatency, m.EndToEnd, m.CommitLatency,
+			m.Commits, m.Aborts, m.Dropped, m.RestoreDone, m.RestoreLeft, m.Rebalances, m.State, m.Lag} {
+			_ = reg.Register(c)
+		}
+	}
+	return m
+}
+
+// taskMetrics are one task's metric children, looked up once.
+type taskMetrics struct {
+	processed prometheus.Counter
+	latency   prometheus.Observer
+}
+
+func (m *Metrics) forTask(id TaskID) *taskMetrics {
+	return &taskMetrics{processed: m.Processed.WithLabelValues(id.String()), latency: m.ProcessLatency.WithLabelValues(id.String())}
+}
+
+func (tm *taskMetrics) record(d time.Duration) {
+	tm.processed.Inc()
+	tm.latency.Observe(d.Seconds())
+}
+
+func (m *Metrics) committed(d time.Duration) {
+	m.Commits.Inc()
+	m.CommitLatency.Observe(d.Seconds())
+}
+
+func (m *Metrics) aborted() { m.Aborts.Inc() }
+
+func (m *Metrics) dropped(task processor.TaskID, reason string) {
+	m.Dropped.WithLabelValues(task.String(), reason).Inc()
+}
+
+// RecordDropped implements exec.Metrics.
+func (m *Metrics) RecordDropped(task processor.TaskID, reason string) { m.dropped(task, reason) }

@@ -1,0 +1,800 @@
+package engine
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/seed992c72d9/streams/internal/exec"
+	"github.com/seed992c72d9/streams/processor"
+	"github.com/seed992c72d9/streams/state"
+)
+
+type topicPartition struct {
+	topic     string
+	partition int32
+}
+
+// taskRun is an active task on a thread, with its input queues and
+// positions.
+type taskRun struct {
+	id     TaskID
+	task   *exec.Task
+	parts  []topicPartition
+	queues map[topicPartition]*entryQueue
+	// next is the offset to commit per partition: one past the last
+	// processed record.
+	next map[topicPartition]int64
+	// committed is next as of the last commit.
+	committed map[topicPartition]int64
+	idleSince time.Time
+	m         *taskMetrics
+}
+
+// entryQueue is a partition's buffer of stamped records.
+type entryQueue struct {
+	buf  []exec.Entry
+	head int
+}
+
+func (q *entryQueue) len() int { return len(q.buf) - q.head }
+
+func (q *entryQueue) push(e exec.Entry) { q.buf = append(q.buf, e) }
+
+func (q *entryQueue) peek() *exec.Entry { return &q.buf[q.head] }
+
+func (q *entryQueue) pop() exec.Entry {
+	e := q.buf[q.head]
+	q.buf[q.head] = exec.Entry{}
+	q.head++
+	if q.head == len(q.buf) {
+		q.buf, q.head = q.buf[:0], 0
+	}
+	return e
+}
+
+// thread is one processing thread: one group member, one transactional
+// producer, the tasks it is assigned.
+type thread struct {
+	e    *Engine
+	idx  int
+	log  *slog.Logger
+	cl   *kgo.Client
+	sess *kgo.GroupTransactSession
+	coll *collector
+	// cache is the thread's share of the record cache.
+	cache *state.Cache
+
+	tasks  map[TaskID]*taskRun
+	byTP   map[topicPartition]*taskRun
+	paused map[topicPartition]bool
+
+	mu sync.Mutex
+	// info is the latest assignment; changed is set whenever the group
+	// changed this member's assignment.
+	info    *AssignmentInfo
+	changed bool
+	sub     Subscription
+
+	lastCommit      time.Time
+	commitRequested bool
+	running         bool
+	// needRewind makes the next commit abort, so that fetching restarts
+	// from the committed offsets.
+	needRewind bool
+}
+
+func newThread(e *Engine, idx int) *thread {
+	t := &thread{
+		e: e, idx: idx, log: e.log.With("thread", idx),
+		tasks: map[TaskID]*taskRun{}, byTP: map[topicPartition]*taskRun{}, paused: map[topicPartition]bool{},
+	}
+	t.coll = newCollector(t, e.opts.ProductionPolicy)
+	if e.opts.CacheBytes > 0 {
+		t.cache = state.NewCache(e.opts.CacheBytes / int64(e.opts.Threads))
+	}
+	t.sub = Subscription{ProcessID: e.opts.ProcessID, Thread: int32(idx), Endpoint: e.opts.Endpoint,
+		Offsets: e.localOffsets()}
+	return t
+}
+
+func (t *thread) txnID() string {
+	return fmt.Sprintf("%s-%x-%d", t.e.opts.AppID, t.e.opts.ProcessID, t.idx)
+}
+
+func (t *thread) start() error {
+	e := t.e
+	opts := e.clientOpts(
+		kgo.ConsumerGroup(e.opts.AppID),
+		kgo.ConsumeTopics(e.layout.Topics()...),
+		kgo.Balancers(NewBalancer(e.layout, e.opts.Standbys, t.subscription, t.onAssignment)),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.RequireStableFetchOffsets(),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.DisableAutoCommit(),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.OnPartitionsAssigned(func(context.Context, *kgo.Client, map[string][]int32) { t.markChanged() }),
+		kgo.OnPartitionsRevoked(func(context.Context, *kgo.Client, map[string][]int32) { t.markChanged() }),
+		kgo.OnPartitionsLost(func(context.Context, *kgo.Client, map[string][]int32) { t.markChanged() }),
+	)
+	if e.opts.ExactlyOnce {
+		opts = append(opts, kgo.TransactionalID(t.txnID()),
+			kgo.TransactionTimeout(max(60*time.Second, 10*e.opts.CommitInterval)))
+		sess, err := kgo.NewGroupTransactSession(opts...)
+		if err != nil {
+			return fmt.Errorf("thread %d: creating the Kafka client: %w", t.idx, err)
+		}
+		t.sess, t.cl = sess, sess.Client()
+		return nil
+	}
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return fmt.Errorf("thread %d: creating the Kafka client: %w", t.idx, err)
+	}
+	t.cl = cl
+	return nil
+}
+
+func (t *thread) markChanged() {
+	t.mu.Lock()
+	t.changed = true
+	t.mu.Unlock()
+}
+
+func (t *thread) onAssignment(info AssignmentInfo) {
+	t.mu.Lock()
+	t.info = &info
+	t.changed = true
+	t.mu.Unlock()
+	t.e.setAssignment(t.idx, info)
+}
+
+// subscription is called by franz-go's group goroutine when joining.
+func (t *thread) subscription() Subscription {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.sub
+}
+
+func (t *thread) takeChanged() (*AssignmentInfo, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	c := t.changed
+	t.changed = false
+	return t.info, c
+}
+
+func (t *thread) setRunning(running bool) {
+	if t.running != running {
+		t.running = running
+		if t.e.opts.OnThreadState != nil {
+			t.e.opts.OnThreadState(t.idx, running)
+		}
+	}
+}
+
+// run is the thread's loop: poll, process, punctuate, commit; apply group
+// changes at commit boundaries.
+func (t *thread) run(ctx context.Context) (err error) {
+	if err := t.start(); err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := t.shutdown(err); err == nil {
+			err = cerr
+		}
+	}()
+	t.lastCommit = time.Now()
+	if t.sess != nil {
+		if err := t.sess.Begin(); err != nil {
+			return fmt.Errorf("thread %d: beginning a transaction: %w", t.idx, err)
+		}
+	}
+	for ctx.Err() == nil {
+		if info, changed := t.takeChanged(); changed {
+			t.setRunning(false)
+			if err := t.commit(ctx); err != nil {
+				return err
+			}
+			if err := t.reconcile(ctx, info); err != nil {
+				return err
+			}
+		}
+		if err := t.poll(ctx); err != nil {
+			return err
+		}
+		if err := t.process(); err != nil {
+			return err
+		}
+		for _, tr := range t.tasks {
+			if _, err := tr.task.PunctuateWallClock(); err != nil {
+				return fmt.Errorf("thread %d: %w", t.idx, err)
+			}
+		}
+		if t.commitDue() {
+			if err := t.commit(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (t *thread) commitDue() bool {
+	if t.needRewind || t.commitRequested || time.Since(t.lastCommit) >= t.e.opts.CommitInterval {
+		return true
+	}
+	for _, tr := range t.tasks {
+		if ts := tr.task.State(); ts != nil && ts.StagedBytes() > t.e.opts.MaxStagedBytes {
+			return true
+		}
+	}
+	return false
+}
+
+// poll fetches records and queues them by partition, pausing partitions
+// whose queue is full.
+func (t *thread) poll(ctx context.Context) error {
+	wait := time.Until(t.lastCommit.Add(t.e.opts.CommitInterval))
+	if t.buffered() {
+		wait = 0
+	}
+	wait = max(min(wait, 100*time.Millisecond), time.Millisecond)
+	pctx, cancel := context.WithTimeout(ctx, wait)
+	fetches := t.cl.PollRecords(pctx, 10000)
+	cancel()
+	if fetches.IsClientClosed() {
+		return fmt.Errorf("thread %d: the Kafka client closed", t.idx)
+	}
+	var fatal error
+	fetches.EachError(func(topic string, p int32, err error) {
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+			return
+		}
+		t.log.Warn("fetch error", "topic", topic, "partition", p, "error", err)
+	})
+	if fatal != nil {
+		return fatal
+	}
+	// The group may have handed this member new partitions during the poll:
+	// open their tasks before routing the records.
+	if info, changed := t.takeChanged(); changed {
+		t.setRunning(false)
+		if err := t.commit(ctx); err != nil {
+			return err
+		}
+		if err := t.reconcile(ctx, info); err != nil {
+			return err
+		}
+	}
+	var pause map[string][]int32
+	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
+		if len(fp.Records) == 0 {
+			return
+		}
+		tp := topicPartition{fp.Topic, fp.Partition}
+		tr, ok := t.byTP[tp]
+		if !ok {
+			// Records of a partition this thread runs no task for (the
+			// assignment moved on): they are dropped here, and the next
+			// commit aborts, which rewinds fetching to the committed
+			// offsets, so nothing is lost.
+			t.log.Debug("records for a partition without task; rewinding", "topic", fp.Topic, "partition", fp.Partition)
+			t.needRewind = true
+			return
+		}
+		q := tr.queues[tp]
+		for _, r := range fp.Records {
+			e := exec.Entry{Raw: exec.RawRecord{
+				Topic: r.Topic, Partition: r.Partition, Offset: r.Offset,
+				Key: r.Key, Value: r.Value, Timestamp: r.Timestamp.UnixMilli(),
+			}}
+			if len(r.Headers) > 0 {
+				e.Raw.Headers = make(processor.Headers, len(r.Headers))
+				for i, h := range r.Headers {
+					e.Raw.Headers[i] = processor.Header{Key: h.Key, Value: h.Value}
+				}
+			}
+			if err := tr.task.Stamp(&e); err != nil {
+				fatal = err
+				return
+			}
+			q.push(e)
+		}
+		if q.len() >= t.e.opts.MaxBufferedRecords && !t.paused[tp] {
+			t.paused[tp] = true
+			if pause == nil {
+				pause = map[string][]int32{}
+			}
+			pause[tp.topic] = append(pause[tp.topic], tp.partition)
+		}
+	})
+	if pause != nil {
+		t.cl.PauseFetchPartitions(pause)
+	}
+	if fatal != nil {
+		return fmt.Errorf("thread %d: %w", t.idx, fatal)
+	}
+	return nil
+}
+
+func (t *thread) buffered() bool {
+	for _, tr := range t.tasks {
+		for _, q := range tr.queues {
+			if q.len() > 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// process runs queued records through their tasks, each task taking the
+// record with the smallest timestamp among its partitions' heads.
+func (t *thread) process() error {
+	var resume map[string][]int32
+	for _, tr := range t.tasks {
+		n := 0
+		for ; n < 1000; n++ {
+			q := t.pick(tr)
+			if q == nil {
+				break
+			}
+			e := q.pop()
+			start := time.Now()
+			if err := tr.task.ProcessEntry(&e); err != nil {
+				return fmt.Errorf("thread %d: %w", t.idx, err)
+			}
+			tr.m.record(time.Since(start))
+			tr.next[topicPartition{e.Raw.Topic, e.Raw.Partition}] = e.Raw.Offset + 1
+		}
+		if n > 0 {
+			if _, err := tr.task.PunctuateStreamTime(); err != nil {
+				return fmt.Errorf("thread %d: %w", t.idx, err)
+			}
+			if tr.task.CommitRequested() {
+				t.commitRequested = true
+			}
+		}
+		for tp, q := range tr.queues {
+			if t.paused[tp] && q.len() < t.e.opts.MaxBufferedRecords/2 {
+				delete(t.paused, tp)
+				if resume == nil {
+					resume = map[string][]int32{}
+				}
+				resume[tp.topic] = append(resume[tp.topic], tp.partition)
+			}
+		}
+	}
+	if resume != nil {
+		t.cl.ResumeFetchPartitions(resume)
+	}
+	return t.coll.firstErr()
+}
+
+// pick returns the queue whose head record goes next, or nil when the task
+// should wait: it has an empty partition and has waited less than
+// MaxTaskIdle for it.
+func (t *thread) pick(tr *taskRun) *entryQueue {
+	var best *entryQueue
+	empty := false
+	for _, tp := range tr.parts {
+		q := tr.queues[tp]
+		if q.len() == 0 {
+			empty = true
+			continue
+		}
+		if best == nil || q.peek().TS < best.peek().TS {
+			best = q
+		}
+	}
+	if best == nil {
+		tr.idleSince = time.Time{}
+		return nil
+	}
+	if empty && t.e.opts.MaxTaskIdle > 0 {
+		if tr.idleSince.IsZero() {
+			tr.idleSince = time.Now()
+		}
+		if time.Since(tr.idleSince) < t.e.opts.MaxTaskIdle {
+			return nil
+		}
+	} else {
+		tr.idleSince = time.Time{}
+	}
+	return best
+}
+
+// commit flushes every task, commits the transaction (or offsets) and then
+// applies each task's staged state with its changelog offsets. When the
+// transaction aborts, the tasks restart from their committed state.
+func (t *thread) commit(ctx context.Context) error {
+	start := time.Now()
+	t.commitRequested = false
+	for _, tr := range t.tasks {
+		if err := tr.task.Flush(); err != nil {
+			return fmt.Errorf("thread %d: %w", t.idx, err)
+		}
+	}
+	if t.sess != nil {
+		if !t.needRewind && !t.coll.producedSince() && !t.progressed() {
+			// Nothing to commit: keep the transaction open. (Ending an
+			// empty one costs a round trip and, with franz-go, a pause.)
+			t.lastCommit = time.Now()
+			return nil
+		}
+		how := kgo.TryCommit
+		if t.needRewind {
+			how = kgo.TryAbort
+			t.needRewind = false
+		}
+		cctx := kgo.PreTxnCommitFnContext(ctx, t.rewriteOffsets)
+		if ctx.Err() != nil {
+			cctx = kgo.PreTxnCommitFnContext(context.Background(), t.rewriteOffsets)
+		}
+		committed, err := t.sess.End(cctx, how)
+		if err == nil {
+			if err2 := t.coll.firstErr(); err2 != nil {
+				return fmt.Errorf("thread %d: %w", t.idx, err2)
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("thread %d: ending the transaction: %w", t.idx, err)
+		}
+		if committed {
+			if err := t.applyState(); err != nil {
+				return err
+			}
+			t.e.metrics.committed(time.Since(start))
+		} else {
+			t.log.Info("transaction aborted; restarting tasks from their committed state")
+			t.e.metrics.aborted()
+			if err := t.resetTasks(ctx); err != nil {
+				return err
+			}
+		}
+		if err := t.sess.Begin(); err != nil {
+			return fmt.Errorf("thread %d: beginning a transaction: %w", t.idx, err)
+		}
+	} else {
+		if t.needRewind {
+			t.needRewind = false
+			if err := t.resetTasks(ctx); err != nil {
+				return err
+			}
+			t.lastCommit = time.Now()
+			return nil
+		}
+		if err := t.cl.Flush(ctx); err != nil {
+			return fmt.Errorf("thread %d: flushing the producer: %w", t.idx, err)
+		}
+		if err := t.coll.firstErr(); err != nil {
+			return fmt.Errorf("thread %d: %w", t.idx, err)
+		}
+		if offsets := t.offsetsToCommit(); len(offsets) > 0 {
+			var cerr error
+			t.cl.CommitOffsetsSync(ctx, offsets, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+				cerr = err
+			})
+			if cerr != nil {
+				t.log.Warn("committing offsets failed; records since the last commit may be processed again", "error", cerr)
+			}
+		}
+		if err := t.applyState(); err != nil {
+			return err
+		}
+		t.e.metrics.committed(time.Since(start))
+	}
+	t.lastCommit = time.Now()
+	return nil
+}
+
+// partitionTimeMeta encodes a partition's time in its committed offset's
+// metadata.
+func partitionTimeMeta(pt int64) string { return "streams:v1:" + strconv.FormatInt(pt, 10) }
+
+func parsePartitionTime(meta string) (int64, bool) {
+	s, ok := strings.CutPrefix(meta, "streams:v1:")
+	if !ok {
+		return 0, false
+	}
+	pt, err := strconv.ParseInt(s, 10, 64)
+	return pt, err == nil
+}
+
+// rewriteOffsets sets the transaction's offset commit to what the tasks
+// processed, with each partition's time, instead of what was polled.
+func (t *thread) rewriteOffsets(req *kmsg.TxnOffsetCommitRequest) error {
+	req.Topics = req.Topics[:0]
+	byTopic := map[string]int{}
+	for _, tr := range t.tasks {
+		for _, tp := range tr.parts {
+			next, ok := tr.next[tp]
+			if !ok {
+				continue
+			}
+			i, ok := byTopic[tp.topic]
+			if !ok {
+				rt := kmsg.NewTxnOffsetCommitRequestTopic()
+				rt.Topic = tp.topic
+				req.Topics = append(req.Topics, rt)
+				i = len(req.Topics) - 1
+				byTopic[tp.topic] = i
+			}
+			p := kmsg.NewTxnOffsetCommitRequestTopicPartition()
+			p.Partition = tp.partition
+			p.Offset = next
+			p.LeaderEpoch = -1
+			meta := partitionTimeMeta(tr.task.PartitionTime(tp.topic, tp.partition))
+			p.Metadata = &meta
+			req.Topics[i].Partitions = append(req.Topics[i].Partitions, p)
+		}
+	}
+	return nil
+}
+
+// progressed reports whether any task processed records since the last
+// commit.
+func (t *thread) progressed() bool {
+	for _, tr := range t.tasks {
+		for tp, next := range tr.next {
+			if c, ok := tr.committed[tp]; !ok || c != next {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (t *thread) offsetsToCommit() map[string]map[int32]kgo.EpochOffset {
+	out := map[string]map[int32]kgo.EpochOffset{}
+	for _, tr := range t.tasks {
+		for tp, next := range tr.next {
+			if tr.committed[tp] == next {
+				continue
+			}
+			if out[tp.topic] == nil {
+				out[tp.topic] = map[int32]kgo.EpochOffset{}
+			}
+			out[tp.topic][tp.partition] = kgo.EpochOffset{Epoch: -1, Offset: next}
+		}
+	}
+	return out
+}
+
+// applyState writes each task's changelog offsets and input positions into
+// its staged state and commits it.
+func (t *thread) applyState() error {
+	offsets := t.coll.takeChangelogOffsets()
+	for _, tr := range t.tasks {
+		ts := tr.task.State()
+		if ts != nil {
+			meta := ts.Meta()
+			for _, s := range tr.task.Stores() {
+				tp := topicPartition{exec.ChangelogTopic(t.e.opts.AppID, s.Name()), tr.id.Partition}
+				if off, ok := offsets[tp]; ok {
+					if err := meta.Set([]byte(metaChangelog+s.Name()), binary.BigEndian.AppendUint64(nil, uint64(off))); err != nil {
+						return fmt.Errorf("thread %d: task %s: %w", t.idx, tr.id, err)
+					}
+				}
+			}
+			for tp, next := range tr.next {
+				if err := meta.Set([]byte(metaPosition+tp.topic+"/"+strconv.Itoa(int(tp.partition))), binary.BigEndian.AppendUint64(nil, uint64(next))); err != nil {
+					return fmt.Errorf("thread %d: task %s: %w", t.idx, tr.id, err)
+				}
+			}
+			if err := ts.Commit(); err != nil {
+				return fmt.Errorf("thread %d: %w", t.idx, err)
+			}
+		}
+		for tp, next := range tr.next {
+			tr.committed[tp] = next
+		}
+	}
+	return nil
+}
+
+// Metadata keys of a task.
+const (
+	metaChangelog = "changelog/"
+	metaPosition  = "position/"
+)
+
+// resetTasks closes every task without committing and opens them again from
+// their committed state, after an aborted transaction.
+func (t *thread) resetTasks(ctx context.Context) error {
+	ids := make([]TaskID, 0, len(t.tasks))
+	for id, tr := range t.tasks {
+		ids = append(ids, id)
+		t.closeTask(tr, false)
+	}
+	t.coll.reset()
+	t.resumeAll()
+	return t.openTasks(ctx, ids)
+}
+
+func (t *thread) resumeAll() {
+	if len(t.paused) == 0 {
+		return
+	}
+	resume := map[string][]int32{}
+	for tp := range t.paused {
+		resume[tp.topic] = append(resume[tp.topic], tp.partition)
+	}
+	t.paused = map[topicPartition]bool{}
+	t.cl.ResumeFetchPartitions(resume)
+}
+
+// reconcile closes the tasks this thread no longer owns and opens (and
+// restores) the ones it newly owns.
+func (t *thread) reconcile(ctx context.Context, info *AssignmentInfo) error {
+	if info == nil {
+		return nil
+	}
+	want := map[TaskID]bool{}
+	for _, id := range info.Active {
+		want[id] = true
+	}
+	for id, tr := range t.tasks {
+		if !want[id] {
+			t.log.Info("task moved away", "task", id.String())
+			t.closeTask(tr, true)
+		}
+	}
+	var open []TaskID
+	for _, id := range info.Active {
+		if _, ok := t.tasks[id]; !ok {
+			open = append(open, id)
+		}
+	}
+	if err := t.openTasks(ctx, open); err != nil {
+		return err
+	}
+	t.mu.Lock()
+	t.sub.Active = slices.Clone(info.Active)
+	t.sub.Standby = slices.Clone(info.Standby)
+	t.sub.Offsets = t.e.localOffsets()
+	t.mu.Unlock()
+	t.setRunning(true)
+	return nil
+}
+
+func (t *thread) closeTask(tr *taskRun, scheduleCleanup bool) {
+	if err := tr.task.Close(); err != nil {
+		t.log.Warn("closing a task", "task", tr.id.String(), "error", err)
+	}
+	delete(t.tasks, tr.id)
+	for _, tp := range tr.parts {
+		delete(t.byTP, tp)
+		delete(t.paused, tp)
+	}
+	if scheduleCleanup {
+		t.e.scheduleCleanup(tr.id)
+	}
+}
+
+// openTasks creates tasks, restores their stores and positions them at
+// their committed offsets and partition times.
+func (t *thread) openTasks(ctx context.Context, ids []TaskID) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	committed, err := t.e.committedOffsets(ctx)
+	if err != nil {
+		return fmt.Errorf("thread %d: %w", t.idx, err)
+	}
+	counts := t.e.Counts()
+	for _, id := range ids {
+		t.e.cancelCleanup(id)
+		tr, err := t.openTask(ctx, id, counts, committed)
+		if err != nil {
+			return fmt.Errorf("thread %d: opening task %s: %w", t.idx, id, err)
+		}
+		t.tasks[id] = tr
+		for _, tp := range tr.parts {
+			t.byTP[tp] = tr
+		}
+	}
+	return nil
+}
+
+func (t *thread) openTask(ctx context.Context, id TaskID, counts map[string]int32, committed map[topicPartition]committedOffset) (*taskRun, error) {
+	subs := t.e.opts.Topology.SubTopologies()
+	if id.SubTopology >= len(subs) {
+		return nil, fmt.Errorf("unknown sub-topology %d", id.SubTopology)
+	}
+	spec := subs[id.SubTopology].Spec()
+	var task *exec.Task
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		var err error
+		task, err = exec.NewTask(spec, id, exec.Env{
+			ApplicationID:          t.e.opts.AppID,
+			Collector:              t.coll,
+			WallClock:              func() int64 { return time.Now().UnixMilli() },
+			Logger:                 t.log,
+			OnDeserializationError: t.e.opts.OnDeserializationError,
+			DeadLetter:             t.e.deadLetter(t),
+			Metrics:                t.e.metrics,
+			StateDB:                t.e.opts.DB,
+			Cache:                  t.cache,
+			GlobalStores:           t.e.globalStores(),
+		})
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, state.ErrTaskOpen) || time.Now().After(deadline) {
+			return nil, err
+		}
+		// Another thread or the standby runner still holds the task's
+		// state; it lets go at its next commit.
+		if t.e.standby != nil {
+			t.e.standby.wake()
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	tr := &taskRun{id: id, task: task, queues: map[topicPartition]*entryQueue{}, m: t.e.metrics.forTask(id),
+		next: map[topicPartition]int64{}, committed: map[topicPartition]int64{}}
+	for topic, ps := range t.e.layout.TaskPartitions(counts, id) {
+		for _, p := range ps {
+			tp := topicPartition{topic, p}
+			tr.parts = append(tr.parts, tp)
+			tr.queues[tp] = &entryQueue{}
+			if c, ok := committed[tp]; ok {
+				tr.committed[tp] = c.offset
+				if c.hasTime {
+					task.SetPartitionTime(topic, p, c.time)
+				}
+			}
+		}
+	}
+	slices.SortFunc(tr.parts, func(a, b topicPartition) int { return strings.Compare(a.topic, b.topic) })
+	if err := t.e.restoreTask(ctx, t.log, task); err != nil {
+		task.Close()
+		return nil, err
+	}
+	if err := task.Init(); err != nil {
+		task.Close()
+		return nil, err
+	}
+	return tr, nil
+}
+
+// shutdown commits what was processed (unless the thread failed), closes the
+// tasks and leaves the group.
+func (t *thread) shutdown(cause error) error {
+	var err error
+	if cause == nil && t.cl != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err = t.commit(ctx)
+		cancel()
+	} else if t.sess != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_, _ = t.sess.End(ctx, kgo.TryAbort)
+		cancel()
+	}
+	for _, tr := range t.tasks {
+		t.closeTask(tr, false)
+	}
+	if t.sess != nil {
+		t.sess.Close()
+	} else if t.cl != nil {
+		t.cl.Close()
+	}
+	t.setRunning(false)
+	return err
+}

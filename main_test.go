@@ -1,0 +1,73 @@
+package streams_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/seed992c72d9/streams"
+	"github.com/seed992c72d9/streams/kstream"
+	"github.com/seed992c72d9/streams/serde"
+	"github.com/seed992c72d9/streams/topology"
+)
+
+// TestMain runs an application instance instead of the tests when the
+// environment asks for one: multi-process tests start their instances by
+// running this test binary again.
+func TestMain(m *testing.M) {
+	if os.Getenv("STREAMS_TEST_INSTANCE") == "" {
+		os.Exit(m.Run())
+	}
+	if err := runInstance(); err != nil {
+		fmt.Println("instance error:", err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+// countTopology counts records per key and writes every new count.
+func countTopology() (*topology.Topology, error) {
+	b := topology.NewBuilder()
+	in := kstream.From(b, "input", serde.String(), serde.String())
+	counts := kstream.Count(kstream.GroupByKey(in), "counts")
+	kstream.FromTable(counts).To("output")
+	return b.Build()
+}
+
+// runInstance runs one instance of the counting application, configured
+// from the environment, until SIGTERM. It prints its state changes.
+func runInstance() error {
+	topo, err := countTopology()
+	if err != nil {
+		return err
+	}
+	cfg := streams.Config{
+		ApplicationID: os.Getenv("STREAMS_TEST_APP"),
+		Brokers:       strings.Split(os.Getenv("STREAMS_TEST_BROKERS"), ","),
+		StateDir:      os.Getenv("STREAMS_TEST_STATE_DIR"),
+		CacheMaxBytes: -1,
+		KafkaOptions: []kgo.Opt{
+			kgo.SessionTimeout(3 * time.Second), kgo.HeartbeatInterval(300 * time.Millisecond),
+			kgo.RebalanceTimeout(10 * time.Second),
+		},
+	}
+	if os.Getenv("STREAMS_TEST_GUARANTEE") == "alos" {
+		cfg.Guarantee = streams.AtLeastOnce
+		cfg.CommitInterval = 200 * time.Millisecond
+	}
+	app, err := streams.New(topo, cfg)
+	if err != nil {
+		return err
+	}
+	app.OnStateChange(func(_, s streams.State) { fmt.Println("state", s) })
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	return app.Run(ctx)
+}

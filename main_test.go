@@ -66,7 +66,13 @@ func runInstance() error {
 	if err != nil {
 		return err
 	}
-	app.OnStateChange(func(_, s streams.State) { fmt.Println("state", s) })
+	app.OnStateChange(func(_, s streams.State) {
+		if s == streams.Running {
+			active, standby := app.LocalTasks()
+			fmt.Println("tasks", active, "standby", standby)
+		}
+		fmt.Println("state", s)
+	})
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	return app.Run(ctx)

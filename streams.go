@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/seed992c72d9/streams/internal/engine"
+	"github.com/seed992c72d9/streams/processor"
 	"github.com/seed992c72d9/streams/state"
 	"github.com/seed992c72d9/streams/topology"
 )
@@ -224,6 +225,18 @@ func (a *App) Run(ctx context.Context) (err error) {
 		return fmt.Errorf("streams: %w", err)
 	}
 	return nil
+}
+
+// LocalTasks returns the tasks this instance runs actively and those it
+// keeps standby copies of, as of the latest assignment.
+func (a *App) LocalTasks() (active, standby []processor.TaskID) {
+	a.mu.Lock()
+	eng := a.eng
+	a.mu.Unlock()
+	if eng == nil {
+		return nil, nil
+	}
+	return eng.LocalTasks()
 }
 
 // Close stops a running instance and waits up to timeout for Run to return.

@@ -10,18 +10,27 @@ import (
 // writable view from [TaskState.Bucket], or a read-only view of committed
 // state from [DB.Committed]. Keys and values are bytes; an empty value is a
 // value, distinct from an absent key.
+//
+// A staged bucket is used by its task's goroutine only. A read-only bucket
+// is safe for concurrent use.
 type Bucket struct {
 	r      reader
 	w      txn // nil for read-only buckets
 	prefix []byte
-	buf    []byte
+	buf    []byte // reused for keys by staged buckets only
 	closed *bool
+	db     *DB
+	iters  *int // the task's open iterator count; nil for read-only buckets
 }
 
 // ErrReadOnly is returned by writes to a read-only bucket.
 var ErrReadOnly = errors.New("state: bucket is read-only")
 
 func (b *Bucket) key(k []byte) []byte {
+	if b.w == nil {
+		// Read-only buckets are shared by concurrent readers.
+		return append(append(make([]byte, 0, len(b.prefix)+len(k)), b.prefix...), k...)
+	}
 	b.buf = append(append(b.buf[:0], b.prefix...), k...)
 	return b.buf
 }
@@ -29,6 +38,9 @@ func (b *Bucket) key(k []byte) []byte {
 func (b *Bucket) check(write bool) error {
 	if b.closed != nil && *b.closed {
 		return ErrClosed
+	}
+	if b.db != nil && b.db.isClosed.Load() {
+		return ErrDBClosed
 	}
 	if write && b.w == nil {
 		return ErrReadOnly
@@ -106,7 +118,10 @@ func (b *Bucket) Iter(lower, upper []byte, reverse bool) (*Iterator, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Iterator{it: it, strip: len(b.prefix)}, nil
+	if b.iters != nil {
+		*b.iters++
+	}
+	return &Iterator{it: it, strip: len(b.prefix), count: b.iters}, nil
 }
 
 // All returns a Go iterator over the keys in [lower, upper). The underlying
@@ -140,8 +155,10 @@ type Entry struct {
 // Iterator walks a bucket's keys in order. Key and Value are valid until the
 // next call to Next.
 type Iterator struct {
-	it    rawIter
-	strip int
+	it     rawIter
+	strip  int
+	count  *int // decremented on the first Close
+	closed bool
 }
 
 // Valid reports whether the iterator is positioned at a key.
@@ -159,5 +176,14 @@ func (it *Iterator) Next() bool { return it.it.Next() }
 // Error returns the error that stopped the iteration, if any.
 func (it *Iterator) Error() error { return it.it.Error() }
 
-// Close releases the iterator.
-func (it *Iterator) Close() error { return it.it.Close() }
+// Close releases the iterator. Closing it again does nothing.
+func (it *Iterator) Close() error {
+	if it.closed {
+		return nil
+	}
+	it.closed = true
+	if it.count != nil {
+		*it.count--
+	}
+	return it.it.Close()
+}

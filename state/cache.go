@@ -3,7 +3,8 @@ package state
 import (
 	"bytes"
 	"iter"
-	"slices"
+
+	"github.com/RaduBerinde/btreemap"
 )
 
 // DefaultCacheBytes is the default size of the record cache of an instance.
@@ -89,6 +90,9 @@ func (c *Cache) evict() error {
 type namedCache struct {
 	c       *Cache
 	entries map[string]*cacheEntry
+	// sorted holds the same entries in key order, for range scans: a
+	// window or session lookup scans a narrow range of a large cache.
+	sorted *btreemap.BTreeMap[[]byte, *cacheEntry]
 	// dirty keeps dirty entries in the order they were first dirtied.
 	dirty []*cacheEntry
 	// under is the store the cache writes through to.
@@ -99,13 +103,18 @@ type namedCache struct {
 }
 
 func (c *Cache) newNamed(under kvBytes) *namedCache {
-	return &namedCache{c: c, entries: map[string]*cacheEntry{}, under: under}
+	return &namedCache{c: c, entries: map[string]*cacheEntry{}, sorted: newEntryTree(), under: under}
+}
+
+func newEntryTree() *btreemap.BTreeMap[[]byte, *cacheEntry] {
+	return btreemap.New[[]byte, *cacheEntry](16, bytes.Compare)
 }
 
 func (n *namedCache) remove(e *cacheEntry) {
 	n.c.unlink(e)
 	n.c.size -= e.bytes()
 	delete(n.entries, string(e.key))
+	n.sorted.Delete(e.key)
 }
 
 // flush writes the dirty entries through, first the one being evicted.
@@ -161,6 +170,7 @@ func (n *namedCache) drop() {
 		n.c.size -= e.bytes()
 	}
 	n.entries = map[string]*cacheEntry{}
+	n.sorted = newEntryTree()
 	n.dirty = nil
 }
 
@@ -190,6 +200,7 @@ func (s *cachedKV) put(key, value []byte, rc RecordContext) error {
 	} else {
 		e = &cacheEntry{nc: s.nc, key: bytes.Clone(key)}
 		s.nc.entries[string(e.key)] = e
+		s.nc.sorted.ReplaceOrInsert(e.key, e)
 	}
 	e.value = cloneNil(value)
 	e.rc = rc
@@ -203,23 +214,50 @@ func (s *cachedKV) put(key, value []byte, rc RecordContext) error {
 }
 
 // iter merges the cache's entries over the store's: cached values win and
-// cached deletes hide keys.
+// cached deletes hide keys. Like the store's iterators, it sees the cache as
+// it is when the iteration starts.
 func (s *cachedKV) iter(lower, upper []byte, reverse bool) iter.Seq2[Entry, error] {
-	var cached []*cacheEntry
-	for _, e := range s.nc.entries {
-		if (lower == nil || bytes.Compare(e.key, lower) >= 0) && (upper == nil || bytes.Compare(e.key, upper) < 0) {
-			cached = append(cached, e)
-		}
+	return func(yield func(Entry, error) bool) {
+		mergeCached(s.nc.snapshot(lower, upper, reverse), s.nc.under.iter(lower, upper, reverse), reverse)(yield)
 	}
-	cmp := func(a, b []byte) int { return bytes.Compare(a, b) }
+}
+
+// cachedValue is a cached key and value at one moment; a nil value marks a
+// deleted key. Puts replace an entry's value slice rather than write into
+// it, so holding the slice keeps the value of that moment.
+type cachedValue struct{ key, value []byte }
+
+// snapshot returns the cached entries with keys in [lower, upper) (nil
+// bounds are open), in iteration order.
+func (n *namedCache) snapshot(lower, upper []byte, reverse bool) []cachedValue {
+	lo, hi := btreemap.Min[[]byte](), btreemap.Max[[]byte]()
+	if lower != nil {
+		lo = btreemap.GE(lower)
+	}
+	if upper != nil {
+		hi = btreemap.LT(upper)
+	}
+	seq := n.sorted.Ascend(lo, hi)
+	if reverse {
+		seq = n.sorted.Descend(hi, lo)
+	}
+	var out []cachedValue
+	for _, e := range seq {
+		out = append(out, cachedValue{e.key, e.value})
+	}
+	return out
+}
+
+// mergeCached merges cached entries, sorted in iteration order, over the
+// store's entries under: cached values win and cached deletes hide keys.
+func mergeCached(cached []cachedValue, under iter.Seq2[Entry, error], reverse bool) iter.Seq2[Entry, error] {
+	cmp := bytes.Compare
 	if reverse {
 		cmp = func(a, b []byte) int { return bytes.Compare(b, a) }
 	}
-	slices.SortFunc(cached, func(a, b *cacheEntry) int { return cmp(a.key, b.key) })
-	under := s.nc.under.iter(lower, upper, reverse)
 	return func(yield func(Entry, error) bool) {
 		i := 0
-		emitCached := func(e *cacheEntry) bool {
+		emitCached := func(e cachedValue) bool {
 			if e.value == nil {
 				return true
 			}

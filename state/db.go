@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/seed992c72d9/streams/processor"
 )
@@ -27,6 +28,11 @@ type DB struct {
 	mu     sync.Mutex
 	open   map[string]bool // tasks with an open TaskState
 	closed bool
+	// isClosed mirrors closed for readers that do not take mu: buckets
+	// check it so that a read after Close fails with ErrDBClosed instead of
+	// reaching a closed engine. Closing the DB while reading concurrently is
+	// still the caller's error.
+	isClosed atomic.Bool
 }
 
 // engine is what the Pebble and memory implementations provide.
@@ -129,7 +135,7 @@ func (db *DB) Task(id processor.TaskID) (*TaskState, error) {
 // Committed returns a read-only view of the committed state of one store of
 // a task. It is safe for concurrent use with the task's processing.
 func (db *DB) Committed(id processor.TaskID, store string) *Bucket {
-	return &Bucket{r: db.e.reader(taskPrefix(id)), prefix: storePrefix(taskPrefix(id), store)}
+	return &Bucket{r: db.e.reader(taskPrefix(id)), prefix: storePrefix(taskPrefix(id), store), db: db}
 }
 
 // DropTask deletes every committed key of a task, such as when the task has
@@ -155,6 +161,7 @@ func (db *DB) Close() error {
 		return nil
 	}
 	db.closed = true
+	db.isClosed.Store(true)
 	return db.e.close()
 }
 
@@ -167,6 +174,24 @@ type TaskState struct {
 	prefix []byte
 	t      txn
 	closed bool
+	// iters counts the open iterators of the task's buckets. Commit and
+	// Abort refuse to run while any is open: Pebble recycles a batch on
+	// commit, under the feet of its iterators.
+	iters int
+	// hooks let stores take part in Commit and Abort.
+	hooks    map[int]taskHook
+	nextHook int
+}
+
+// taskHook is a store's part in its task's Commit and Abort.
+type taskHook struct {
+	// beforeCommit, if set, runs first in Commit: a store stages what it
+	// keeps in memory (such as its observed stream time) to commit it with
+	// its data.
+	beforeCommit func() error
+	// afterAbort, if set, runs after Abort: a store drops what it keeps in
+	// memory about the dropped writes (cached entries, stream time).
+	afterAbort func()
 }
 
 // metaStore names the bucket that holds a task's metadata. Store names
@@ -178,7 +203,7 @@ func (s *TaskState) ID() processor.TaskID { return s.id }
 
 // Bucket returns the staged view of one store's keys.
 func (s *TaskState) Bucket(store string) *Bucket {
-	return &Bucket{r: s.t, w: s.t, prefix: storePrefix(s.prefix, store), closed: &s.closed}
+	return &Bucket{r: s.t, w: s.t, prefix: storePrefix(s.prefix, store), closed: &s.closed, db: s.db, iters: &s.iters}
 }
 
 // Meta returns the task's metadata bucket: changelog offsets, positions and
@@ -193,12 +218,20 @@ func (s *TaskState) StagedBytes() int {
 	return s.t.size()
 }
 
-// Commit applies the staged writes atomically. It does not sync to disk:
-// the changelog in Kafka is the durable copy, and a lost commit leaves the
-// state behind its changelog, never ahead.
+// Commit applies the staged writes atomically. It does not sync to disk
+// (unless PebbleOptions.SyncCommits): the changelog in Kafka is the durable
+// copy, and a lost commit leaves the state behind its changelog, never
+// ahead.
 func (s *TaskState) Commit() error {
-	if s.closed {
-		return ErrClosed
+	if err := s.usable("committing"); err != nil {
+		return err
+	}
+	for _, h := range s.hooks {
+		if h.beforeCommit != nil {
+			if err := h.beforeCommit(); err != nil {
+				return fmt.Errorf("state: committing task %s: %w", s.id, err)
+			}
+		}
 	}
 	if err := s.t.commit(); err != nil {
 		return fmt.Errorf("state: committing task %s: %w", s.id, err)
@@ -206,12 +239,50 @@ func (s *TaskState) Commit() error {
 	return nil
 }
 
-// Abort drops the staged writes.
+// Abort drops the staged writes. The task's stores forget what they kept
+// in memory about them (cached entries, observed stream time).
 func (s *TaskState) Abort() error {
-	if s.closed {
-		return ErrClosed
+	if err := s.usable("aborting"); err != nil {
+		return err
 	}
-	return s.t.abort()
+	if err := s.t.abort(); err != nil {
+		return fmt.Errorf("state: aborting task %s: %w", s.id, err)
+	}
+	for _, h := range s.hooks {
+		if h.afterAbort != nil {
+			h.afterAbort()
+		}
+	}
+	return nil
+}
+
+// ErrOpenIterators is returned by Commit and Abort while an iterator over
+// the task's state is open: a range loop must end (or Iterator.Close be
+// called) first.
+var ErrOpenIterators = errors.New("state: iterators are open")
+
+func (s *TaskState) usable(op string) error {
+	switch {
+	case s.closed:
+		return ErrClosed
+	case s.db.isClosed.Load():
+		return ErrDBClosed
+	case s.iters > 0:
+		return fmt.Errorf("state: %s task %s: %w (%d)", op, s.id, ErrOpenIterators, s.iters)
+	}
+	return nil
+}
+
+// hook registers a store's part in Commit and Abort and returns a function
+// that unregisters it.
+func (s *TaskState) hook(h taskHook) (unregister func()) {
+	if s.hooks == nil {
+		s.hooks = map[int]taskHook{}
+	}
+	id := s.nextHook
+	s.nextHook++
+	s.hooks[id] = h
+	return func() { delete(s.hooks, id) }
 }
 
 // Close drops the staged writes and releases the task.

@@ -105,6 +105,9 @@ func (b *KeyValueBuilder[K, V]) Build(env Env) (Store, error) {
 	if b.opts.caching && env.Cache != nil {
 		s.cache = env.Cache.newNamed(kv)
 		kv = &cachedKV{nc: s.cache}
+		// Cached entries hold staged writes (dirty ones, and clean ones
+		// flushed into the batch): an abort must drop them.
+		s.unhook = env.State.hook(taskHook{afterAbort: s.cache.drop})
 	}
 	s.kv = kv
 	return s, nil
@@ -144,6 +147,7 @@ type KeyValueStore[K, V any] struct {
 	cache       *namedCache
 	timestamped bool
 	closed      bool
+	unhook      func() // unregisters the abort hook, if any
 }
 
 // Name returns the store name.
@@ -190,8 +194,11 @@ func (s *KeyValueStore[K, V]) Get(key K) (V, bool, error) {
 		return zero, false, err
 	}
 	vb, ok, err := s.kv.get(kb)
-	if err != nil || !ok {
-		return zero, false, err
+	if err != nil {
+		return zero, false, s.errorf("%w", err)
+	}
+	if !ok {
+		return zero, false, nil
 	}
 	v, err := s.decode(vb)
 	return v, err == nil, err
@@ -278,7 +285,9 @@ func (s *KeyValueStore[K, V]) rangeOf(from, to K, reverse bool) iter.Seq2[KeyVal
 		if bytes.Compare(lo, hi) > 0 {
 			return
 		}
-		s.scan(lo, append(hi, 0), reverse)(yield)
+		// hi may alias the caller's bytes (serde.Bytes): do not append
+		// into its spare capacity.
+		s.scan(lo, append(hi[:len(hi):len(hi)], 0), reverse)(yield)
 	}
 }
 
@@ -334,6 +343,9 @@ func (s *KeyValueStore[K, V]) scan(lower, upper []byte, reverse bool) iter.Seq2[
 // ApproximateNumEntries returns the number of keys. It counts them, so it
 // takes time proportional to the store's size.
 func (s *KeyValueStore[K, V]) ApproximateNumEntries() (int64, error) {
+	if err := s.check(); err != nil {
+		return 0, err
+	}
 	var n int64
 	for _, err := range s.kv.iter(nil, nil, false) {
 		if err != nil {
@@ -395,6 +407,9 @@ func (s *KeyValueStore[K, V]) Close() error {
 		return nil
 	}
 	s.closed = true
+	if s.unhook != nil {
+		s.unhook()
+	}
 	return s.kv.close()
 }
 

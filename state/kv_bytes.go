@@ -46,6 +46,9 @@ type loggedKV struct {
 	// timestamped stores keep an 8-byte timestamp before the value; their
 	// changelog records carry the plain value and that timestamp.
 	timestamped bool
+	// skip is the number of leading key bytes the changelog key leaves out:
+	// the segment id of window and session stores.
+	skip int
 }
 
 func (s *loggedKV) put(key, value []byte, rc RecordContext) error {
@@ -58,7 +61,7 @@ func (s *loggedKV) put(key, value []byte, rc RecordContext) error {
 		ts = int64(binary.BigEndian.Uint64(value))
 		v = value[8:]
 	}
-	return s.log.Log(s.store, append([]byte(nil), key...), cloneNil(v), ts)
+	return s.log.Log(s.store, append([]byte(nil), key[s.skip:]...), cloneNil(v), ts)
 }
 
 // cloneNil copies b, keeping nil apart from empty.

@@ -19,6 +19,15 @@ type PebbleOptions struct {
 	MemTableBytes uint64
 	// Logger receives Pebble's error messages (default: discard).
 	Logger *slog.Logger
+	// SyncCommits makes TaskState.Commit wait until Pebble's write-ahead
+	// log is synced to disk. By default a commit returns once Pebble
+	// applied it in memory and Pebble writes its log in the background, so
+	// a crash — a killed process as well as a lost machine — can lose the
+	// last few commits: the state is then behind its changelog (restoring
+	// catches up), never ahead and never a mix of commits. With
+	// SyncCommits a crash loses at most the commit in progress, for an
+	// fsync per commit.
+	SyncCommits bool
 }
 
 // Memory used by Pebble is roughly BlockCacheBytes + 2 × MemTableBytes, plus
@@ -46,7 +55,11 @@ func OpenPebble(dir string, o PebbleOptions) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("state: opening pebble in %s: %w", dir, err)
 	}
-	return &DB{e: &pebbleEngine{db: db}, open: map[string]bool{}}, nil
+	wo := pebble.NoSync
+	if o.SyncCommits {
+		wo = pebble.Sync
+	}
+	return &DB{e: &pebbleEngine{db: db, commit: wo}, open: map[string]bool{}}, nil
 }
 
 type pebbleLogger struct{ l *slog.Logger }
@@ -60,10 +73,13 @@ func (p pebbleLogger) Fatalf(format string, args ...any) {
 	panic(fmt.Sprintf(format, args...))
 }
 
-type pebbleEngine struct{ db *pebble.DB }
+type pebbleEngine struct {
+	db     *pebble.DB
+	commit *pebble.WriteOptions
+}
 
 func (e *pebbleEngine) begin([]byte) (txn, error) {
-	return &pebbleTxn{db: e.db, b: e.db.NewIndexedBatch()}, nil
+	return &pebbleTxn{db: e.db, b: e.db.NewIndexedBatch(), commitOpts: e.commit}, nil
 }
 
 func (e *pebbleEngine) reader([]byte) reader { return pebbleReader{e.db} }
@@ -105,8 +121,9 @@ func pebbleView(get func([]byte) ([]byte, io.Closer, error), key []byte, fn func
 }
 
 type pebbleTxn struct {
-	db *pebble.DB
-	b  *pebble.Batch
+	db         *pebble.DB
+	b          *pebble.Batch
+	commitOpts *pebble.WriteOptions
 }
 
 func (t *pebbleTxn) view(key []byte, fn func([]byte) error) (bool, error) {
@@ -128,7 +145,7 @@ func (t *pebbleTxn) size() int                        { return t.b.Len() }
 
 func (t *pebbleTxn) commit() error {
 	if !t.b.Empty() {
-		if err := t.b.Commit(pebble.NoSync); err != nil {
+		if err := t.b.Commit(t.commitOpts); err != nil {
 			return err
 		}
 	}

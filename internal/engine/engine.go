@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -88,6 +89,8 @@ type Engine struct {
 	hosts []HostInfo
 	// standbys are the standby tasks of every thread of this process.
 	standbys map[int][]TaskID
+	// actives are the tasks each thread of this process runs.
+	actives map[int][]TaskID
 
 	global  *globalRunner
 	standby *standbyRunner
@@ -115,7 +118,7 @@ func New(opts Options) (*Engine, error) {
 	e := &Engine{
 		opts: opts, log: opts.Logger, layout: NewLayout(opts.AppID, opts.Topology),
 		metrics: opts.Metrics, counts: map[string]int32{}, changelogTopics: map[string]bool{},
-		standbys: map[int][]TaskID{},
+		standbys: map[int][]TaskID{}, actives: map[int][]TaskID{},
 	}
 	for _, name := range opts.Topology.Stores() {
 		b, _, _ := opts.Topology.Store(name)
@@ -273,6 +276,28 @@ func (e *Engine) setAssignment(thread int, info AssignmentInfo) {
 	if e.standby != nil {
 		e.standby.wake()
 	}
+}
+
+func (e *Engine) setActive(thread int, tasks []TaskID) {
+	e.mu.Lock()
+	e.actives[thread] = tasks
+	e.mu.Unlock()
+}
+
+// LocalTasks returns the tasks this process runs actively and those it
+// keeps standby copies of, sorted.
+func (e *Engine) LocalTasks() (active, standby []TaskID) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, ts := range e.actives {
+		active = append(active, ts...)
+	}
+	for _, ts := range e.standbys {
+		standby = append(standby, ts...)
+	}
+	slices.SortFunc(active, compareTasks)
+	slices.SortFunc(standby, compareTasks)
+	return active, standby
 }
 
 // processStandbys returns the standby tasks of every thread of this process.

@@ -660,6 +660,11 @@ func (t *thread) reconcile(ctx context.Context, info *AssignmentInfo) error {
 	if err := t.openTasks(ctx, open); err != nil {
 		return err
 	}
+	running := make([]TaskID, 0, len(t.tasks))
+	for id := range t.tasks {
+		running = append(running, id)
+	}
+	t.e.setActive(t.idx, running)
 	t.mu.Lock()
 	t.sub.Active = slices.Clone(info.Active)
 	t.sub.Standby = slices.Clone(info.Standby)
@@ -790,6 +795,7 @@ func (t *thread) shutdown(cause error) error {
 	for _, tr := range t.tasks {
 		t.closeTask(tr, false)
 	}
+	t.e.setActive(t.idx, nil)
 	if t.sess != nil {
 		t.sess.Close()
 	} else if t.cl != nil {

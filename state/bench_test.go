@@ -1,0 +1,182 @@
+package state
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/seed992c72d9/streams/serde"
+)
+
+var benchEngines = []struct {
+	name string
+	open func(b *testing.B) *DB
+}{
+	{"memory", func(b *testing.B) *DB { return OpenMemory() }},
+	{"pebble", func(b *testing.B) *DB { return benchPebble(b, false) }},
+	{"pebble-sync", func(b *testing.B) *DB { return benchPebble(b, true) }},
+}
+
+func benchPebble(b *testing.B, sync bool) *DB {
+	db, err := OpenPebble(b.TempDir(), PebbleOptions{SyncCommits: sync})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return db
+}
+
+func benchTask(b *testing.B, db *DB) *TaskState {
+	ts, err := db.Task(crashTask)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return ts
+}
+
+const benchBatch = 1000
+
+// BenchmarkPutCommit measures key-value puts committed in batches of 1000
+// (no changelog, no cache): records/s.
+func BenchmarkPutCommit(b *testing.B) {
+	for _, e := range benchEngines {
+		b.Run(e.name, func(b *testing.B) {
+			db := e.open(b)
+			defer db.Close()
+			ts := benchTask(b, db)
+			defer ts.Close()
+			st, err := KeyValueStoreBuilder("kv", serde.String(), serde.Bytes()).Build(Env{State: ts})
+			if err != nil {
+				b.Fatal(err)
+			}
+			s := st.(*KeyValueStore[string, []byte])
+			keys := make([]string, 100_000)
+			for i := range keys {
+				keys[i] = fmt.Sprintf("key-%08d", i)
+			}
+			value := make([]byte, 100)
+			b.ResetTimer()
+			start := time.Now()
+			for i := range b.N {
+				if err := s.Put(keys[i%len(keys)], value); err != nil {
+					b.Fatal(err)
+				}
+				if (i+1)%benchBatch == 0 {
+					if err := ts.Commit(); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			if err := ts.Commit(); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "records/s")
+		})
+	}
+}
+
+// BenchmarkWindowPutCommit is BenchmarkPutCommit for a window store, with
+// window starts moving forward so that segments expire.
+func BenchmarkWindowPutCommit(b *testing.B) {
+	for _, e := range benchEngines[:2] {
+		b.Run(e.name, func(b *testing.B) {
+			db := e.open(b)
+			defer db.Close()
+			ts := benchTask(b, db)
+			defer ts.Close()
+			st, err := WindowStoreBuilder("w", serde.String(), serde.Bytes(), time.Hour, time.Minute, false).Build(Env{State: ts})
+			if err != nil {
+				b.Fatal(err)
+			}
+			s := st.(*WindowStore[string, []byte])
+			keys := make([]string, 10_000)
+			for i := range keys {
+				keys[i] = fmt.Sprintf("key-%08d", i)
+			}
+			value := make([]byte, 100)
+			b.ResetTimer()
+			start := time.Now()
+			for i := range b.N {
+				if err := s.Put(keys[i%len(keys)], value, int64(i)); err != nil {
+					b.Fatal(err)
+				}
+				if (i+1)%benchBatch == 0 {
+					if err := ts.Commit(); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			if err := ts.Commit(); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "records/s")
+		})
+	}
+}
+
+// BenchmarkGet measures the latency of random point gets over 100k
+// committed keys, as percentiles of individual gets: by the task (through
+// its staged batch) and by a reader of the committed state (interactive
+// queries).
+func BenchmarkGet(b *testing.B) {
+	for _, e := range benchEngines[:2] {
+		for _, committed := range []bool{false, true} {
+			name := e.name + "/task"
+			if committed {
+				name = e.name + "/committed"
+			}
+			b.Run(name, func(b *testing.B) { benchGet(b, e.open, committed) })
+		}
+	}
+}
+
+func benchGet(b *testing.B, open func(*testing.B) *DB, committed bool) {
+	db := open(b)
+	defer db.Close()
+	ts := benchTask(b, db)
+	defer ts.Close()
+	kb := KeyValueStoreBuilder("kv", serde.String(), serde.Bytes())
+	st, err := kb.Build(Env{State: ts})
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := st.(*KeyValueStore[string, []byte])
+	keys := make([]string, 100_000)
+	value := make([]byte, 100)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("key-%08d", i)
+		if err := s.Put(keys[i], value); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := ts.Commit(); err != nil {
+		b.Fatal(err)
+	}
+	if committed {
+		s = kb.ReadOnly(db.Committed(crashTask, "kv"))
+	}
+	order := rand.Perm(len(keys))
+	lat := make([]time.Duration, b.N)
+	b.ResetTimer()
+	for i := range b.N {
+		k := keys[order[i%len(order)]]
+		t0 := time.Now()
+		_, ok, err := s.Get(k)
+		lat[i] = time.Since(t0)
+		if err != nil || !ok {
+			b.Fatal(ok, err)
+		}
+	}
+	b.StopTimer()
+	reportPercentiles(b, lat)
+}
+
+func reportPercentiles(b *testing.B, lat []time.Duration) {
+	slices.Sort(lat)
+	at := func(q float64) float64 { return float64(lat[min(len(lat)-1, int(q*float64(len(lat))))].Nanoseconds()) }
+	b.ReportMetric(at(0.50), "p50-ns")
+	b.ReportMetric(at(0.99), "p99-ns")
+	b.ReportMetric(at(0.999), "p99.9-ns")
+	b.ReportMetric(float64(lat[len(lat)-1].Nanoseconds()), "max-ns")
+}

@@ -17,10 +17,10 @@ const crashKeys = 40
 
 // startInstances starts n instances of the counting application as child
 // processes and waits until each is running.
-func startInstance(t *testing.T, app, brokers, dir, guarantee string) *kafkatest.Process {
-	p := kafkatest.Start(t, "STREAMS_TEST_INSTANCE=1", "STREAMS_TEST_APP="+app, "STREAMS_TEST_BROKERS="+brokers,
+func startInstance(t *testing.T, app, brokers, dir, guarantee string, env ...string) *kafkatest.Process {
+	env = append(env, "STREAMS_TEST_INSTANCE=1", "STREAMS_TEST_APP="+app, "STREAMS_TEST_BROKERS="+brokers,
 		"STREAMS_TEST_STATE_DIR="+dir, "STREAMS_TEST_GUARANTEE="+guarantee)
-	return p
+	return kafkatest.Start(t, env...)
 }
 
 // waitStable waits until every instance's last state is RUNNING and stays

@@ -3,7 +3,9 @@ package streams_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
+	"strconv"
 	"os/signal"
 	"strings"
 	"syscall"
@@ -41,6 +43,21 @@ func countTopology() (*topology.Topology, error) {
 	return b.Build()
 }
 
+// printRestores prints the instance's restore logs for the parent test.
+type printRestores struct{}
+
+func (printRestores) Enabled(context.Context, slog.Level) bool { return true }
+func (printRestores) WithAttrs([]slog.Attr) slog.Handler        { return printRestores{} }
+func (printRestores) WithGroup(string) slog.Handler             { return printRestores{} }
+func (printRestores) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == "restored" {
+		var sb strings.Builder
+		r.Attrs(func(a slog.Attr) bool { fmt.Fprintf(&sb, " %s=%s", a.Key, a.Value); return true })
+		fmt.Println("restored" + sb.String())
+	}
+	return nil
+}
+
 // runInstance runs one instance of the counting application, configured
 // from the environment, until SIGTERM. It prints its state changes.
 func runInstance() error {
@@ -58,6 +75,10 @@ func runInstance() error {
 			kgo.RebalanceTimeout(10 * time.Second),
 		},
 	}
+	if n, err := strconv.Atoi(os.Getenv("STREAMS_TEST_STANDBYS")); err == nil {
+		cfg.NumStandbyReplicas = n
+	}
+	cfg.Logger = slog.New(printRestores{})
 	if os.Getenv("STREAMS_TEST_GUARANTEE") == "alos" {
 		cfg.Guarantee = streams.AtLeastOnce
 		cfg.CommitInterval = 200 * time.Millisecond

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strconv"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -47,8 +47,8 @@ func countTopology() (*topology.Topology, error) {
 type printRestores struct{}
 
 func (printRestores) Enabled(context.Context, slog.Level) bool { return true }
-func (printRestores) WithAttrs([]slog.Attr) slog.Handler        { return printRestores{} }
-func (printRestores) WithGroup(string) slog.Handler             { return printRestores{} }
+func (printRestores) WithAttrs([]slog.Attr) slog.Handler       { return printRestores{} }
+func (printRestores) WithGroup(string) slog.Handler            { return printRestores{} }
 func (printRestores) Handle(_ context.Context, r slog.Record) error {
 	if r.Message == "restored" {
 		var sb strings.Builder

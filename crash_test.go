@@ -136,6 +136,21 @@ func runCrash(t *testing.T, guarantee string) {
 			t.Error(err)
 		}
 	}
+	defer func() {
+		if !t.Failed() {
+			return
+		}
+		// Tell a duplicate in the input apart from one made by processing.
+		inputs := map[string]int{}
+		kafkatest.ReadUntil(t, c.ListenAddrs(), "input", 30*time.Second, func(rs []*kgo.Record) bool {
+			clear(inputs)
+			for _, r := range rs {
+				inputs[string(r.Key)]++
+			}
+			return len(rs) >= total
+		})
+		t.Logf("input records per key: %v", inputs)
+	}()
 	for k, n := range want {
 		seq := counts[k]
 		if guarantee == "eos" {

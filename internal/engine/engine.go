@@ -91,6 +91,8 @@ type Engine struct {
 	standbys map[int][]TaskID
 	// actives are the tasks each thread of this process runs.
 	actives map[int][]TaskID
+	// restoring are the active tasks still restoring their stores.
+	restoring map[TaskID]bool
 
 	global  *globalRunner
 	standby *standbyRunner
@@ -118,7 +120,7 @@ func New(opts Options) (*Engine, error) {
 	e := &Engine{
 		opts: opts, log: opts.Logger, layout: NewLayout(opts.AppID, opts.Topology),
 		metrics: opts.Metrics, counts: map[string]int32{}, changelogTopics: map[string]bool{},
-		standbys: map[int][]TaskID{}, actives: map[int][]TaskID{},
+		standbys: map[int][]TaskID{}, actives: map[int][]TaskID{}, restoring: map[TaskID]bool{},
 	}
 	for _, name := range opts.Topology.Stores() {
 		b, _, _ := opts.Topology.Store(name)
@@ -300,6 +302,40 @@ func (e *Engine) LocalTasks() (active, standby []TaskID) {
 	return active, standby
 }
 
+func (e *Engine) setRestoring(id TaskID, on bool) {
+	e.mu.Lock()
+	if on {
+		e.restoring[id] = true
+	} else {
+		delete(e.restoring, id)
+	}
+	e.mu.Unlock()
+}
+
+// TaskStatus says how this process holds a task.
+type TaskStatus struct {
+	Active, Standby, Restoring bool
+}
+
+// Status returns how this process holds a task now.
+func (e *Engine) Status(id TaskID) TaskStatus {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var st TaskStatus
+	for _, ts := range e.actives {
+		if slices.Contains(ts, id) {
+			st.Active = true
+		}
+	}
+	for _, ts := range e.standbys {
+		if slices.Contains(ts, id) {
+			st.Standby = true
+		}
+	}
+	st.Restoring = e.restoring[id]
+	return st
+}
+
 // processStandbys returns the standby tasks of every thread of this process.
 func (e *Engine) processStandbys() []TaskID {
 	e.mu.Lock()
@@ -309,6 +345,17 @@ func (e *Engine) processStandbys() []TaskID {
 		out = append(out, ts...)
 	}
 	return out
+}
+
+// TaskCount returns the number of tasks of a sub-topology.
+func (e *Engine) TaskCount(sub int) int {
+	n := 0
+	for _, t := range e.layout.Tasks(e.Counts()) {
+		if t.SubTopology == sub {
+			n++
+		}
+	}
+	return n
 }
 
 // Counts returns the partition counts known, by topic.

@@ -768,7 +768,10 @@ func (t *thread) openTask(ctx context.Context, id TaskID, counts map[string]int3
 		}
 	}
 	slices.SortFunc(tr.parts, func(a, b topicPartition) int { return strings.Compare(a.topic, b.topic) })
-	if err := t.e.restoreTask(ctx, t.log, task); err != nil {
+	t.e.setRestoring(id, true)
+	err := t.e.restoreTask(ctx, t.log, task)
+	t.e.setRestoring(id, false)
+	if err != nil {
 		task.Close()
 		return nil, err
 	}

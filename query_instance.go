@@ -22,7 +22,7 @@ func (a *App) QueryInstance() query.Instance { return appInstance{a} }
 type appInstance struct{ a *App }
 
 func (i appInstance) ApplicationID() string { return i.a.cfg.ApplicationID }
-func (i appInstance) Endpoint() string      { return i.a.endpoint() }
+func (i appInstance) Endpoint() string      { return i.a.cfg.AdvertisedEndpoint }
 func (i appInstance) State() string         { return i.a.State().String() }
 func (i appInstance) Describe() string      { return i.a.topo.Describe().String() }
 

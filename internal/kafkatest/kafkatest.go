@@ -66,3 +66,17 @@ func ReadUntil(t testing.TB, brokers []string, topic string, timeout time.Durati
 	}
 	return out
 }
+
+// ReadAll reads topic from the start with read_committed isolation until it
+// has at least min records and no new record arrived for quiet.
+func ReadAll(t testing.TB, brokers []string, topic string, min int, quiet time.Duration) []*kgo.Record {
+	t.Helper()
+	var last time.Time
+	var n int
+	return ReadUntil(t, brokers, topic, 120*time.Second, func(rs []*kgo.Record) bool {
+		if len(rs) != n {
+			n, last = len(rs), time.Now()
+		}
+		return len(rs) >= min && time.Since(last) >= quiet
+	})
+}

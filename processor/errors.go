@@ -64,3 +64,38 @@ func SkipOnDeserializationError(*DeserializationError) ErrorAction { return Skip
 // DeadLetterOnDeserializationError sends undecodable records to the
 // dead-letter topic.
 func DeadLetterOnDeserializationError(*DeserializationError) ErrorAction { return DeadLetter }
+
+// ProcessingError reports an input record whose processing failed: a
+// processor returned an error (or a sink could not serialize its output).
+type ProcessingError struct {
+	Topic     string
+	Partition int32
+	Offset    int64
+	// Key and Value are the input record's original bytes.
+	Key, Value []byte
+	Timestamp  int64
+	Headers    Headers
+	Err        error
+}
+
+func (e *ProcessingError) Error() string {
+	return fmt.Sprintf("processing the record at %s/%d offset %d: %v", e.Topic, e.Partition, e.Offset, e.Err)
+}
+
+func (e *ProcessingError) Unwrap() error { return e.Err }
+
+// ProcessingHandler decides what happens to a record whose processing
+// failed. Whatever the record's processing wrote before the error (outputs,
+// store updates) stays. The default, [FailOnProcessingError], fails.
+type ProcessingHandler func(err *ProcessingError) ErrorAction
+
+// FailOnProcessingError fails the task on any processing error.
+func FailOnProcessingError(*ProcessingError) ErrorAction { return Fail }
+
+// SkipOnProcessingError drops records whose processing failed and counts
+// them.
+func SkipOnProcessingError(*ProcessingError) ErrorAction { return Skip }
+
+// DeadLetterOnProcessingError sends records whose processing failed to the
+// dead-letter topic.
+func DeadLetterOnProcessingError(*ProcessingError) ErrorAction { return DeadLetter }

@@ -48,6 +48,7 @@ type Options struct {
 	Metrics   *Metrics
 
 	OnDeserializationError processor.DeserializationHandler
+	OnProcessingError      processor.ProcessingHandler
 	// DeadLetterTopic receives records error handlers send there.
 	DeadLetterTopic  string
 	ProductionPolicy ProductionPolicy

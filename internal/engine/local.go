@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -98,25 +99,36 @@ func (e *Engine) cancelCleanup(id TaskID) {
 }
 
 // deadLetter returns the function that sends a failed record's original
-// bytes to the dead-letter topic in the thread's transaction, or nil when no
-// topic is configured.
-func (e *Engine) deadLetter(t *thread) func(processor.TaskID, *processor.DeserializationError) error {
+// bytes to the dead-letter topic in the thread's transaction, with headers
+// describing the error and the record's source, or nil when no topic is
+// configured.
+func (e *Engine) deadLetter(t *thread) func(processor.TaskID, *exec.RawRecord, error) error {
 	topic := e.opts.DeadLetterTopic
 	if topic == "" {
 		return nil
 	}
-	return func(task processor.TaskID, de *processor.DeserializationError) error {
-		h := append(processor.Headers(nil), de.Headers...)
+	return func(task processor.TaskID, raw *exec.RawRecord, cause error) error {
+		kind, part := "processing", ""
+		var de *processor.DeserializationError
+		if errors.As(cause, &de) {
+			kind, part = "deserialization", de.Part
+		}
+		h := append(processor.Headers(nil), raw.Headers...)
 		h = append(h,
-			processor.Header{Key: "streams.error", Value: []byte(de.Error())},
-			processor.Header{Key: "streams.error.part", Value: []byte(de.Part)},
-			processor.Header{Key: "streams.source.topic", Value: []byte(de.Topic)},
-			processor.Header{Key: "streams.source.partition", Value: []byte(fmt.Sprint(de.Partition))},
-			processor.Header{Key: "streams.source.offset", Value: []byte(fmt.Sprint(de.Offset))},
+			processor.Header{Key: "streams.error", Value: []byte(cause.Error())},
+			processor.Header{Key: "streams.error.kind", Value: []byte(kind)},
+		)
+		if part != "" {
+			h = append(h, processor.Header{Key: "streams.error.part", Value: []byte(part)})
+		}
+		h = append(h,
+			processor.Header{Key: "streams.source.topic", Value: []byte(raw.Topic)},
+			processor.Header{Key: "streams.source.partition", Value: []byte(fmt.Sprint(raw.Partition))},
+			processor.Header{Key: "streams.source.offset", Value: []byte(fmt.Sprint(raw.Offset))},
 			processor.Header{Key: "streams.task", Value: []byte(task.String())},
 		)
-		return t.coll.Send(task, exec.OutRecord{Topic: topic, Partition: -1, Key: de.Key, Value: de.Value,
-			Timestamp: max(de.Timestamp, 0), Headers: h})
+		return t.coll.Send(task, exec.OutRecord{Topic: topic, Partition: -1, Key: raw.Key, Value: raw.Value,
+			Timestamp: max(raw.Timestamp, 0), Headers: h})
 	}
 }
 

@@ -729,6 +729,7 @@ func (t *thread) openTask(ctx context.Context, id TaskID, counts map[string]int3
 			WallClock:              func() int64 { return time.Now().UnixMilli() },
 			Logger:                 t.log,
 			OnDeserializationError: t.e.opts.OnDeserializationError,
+			OnProcessingError:      t.e.opts.OnProcessingError,
 			DeadLetter:             t.e.deadLetter(t),
 			Metrics:                t.e.metrics,
 			StateDB:                t.e.opts.DB,

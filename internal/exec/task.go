@@ -20,6 +20,7 @@ type Metrics interface {
 // Drop reasons counted by tasks.
 const (
 	DropDeserialization  = "deserialization-error"
+	DropProcessing       = "processing-error"
 	DropInvalidTimestamp = "invalid-timestamp"
 	DropNullKey          = "null-key"
 	DropNullValue        = "null-value"
@@ -37,9 +38,13 @@ type Env struct {
 	Logger    *slog.Logger
 	// OnDeserializationError decides about undecodable records; nil fails.
 	OnDeserializationError processor.DeserializationHandler
+	// OnProcessingError decides about records whose processing failed; nil
+	// fails.
+	OnProcessingError processor.ProcessingHandler
 	// DeadLetter, when set, receives records an error handler sends to the
-	// dead-letter topic.
-	DeadLetter func(task processor.TaskID, err *processor.DeserializationError) error
+	// dead-letter topic: the input record and the error, a
+	// *processor.DeserializationError or a *processor.ProcessingError.
+	DeadLetter func(task processor.TaskID, rec *RawRecord, err error) error
 	// Metrics may be nil.
 	Metrics Metrics
 	// StateDB holds the state of stateful tasks; required when the
@@ -90,6 +95,9 @@ type Task struct {
 	// entry is reused by Process.
 	entry Entry
 
+	// locals holds per-task values of DSL operators (TaskLocal).
+	locals map[any]any
+
 	commitRequested bool
 	initialized     bool
 	closed          bool
@@ -105,6 +113,9 @@ func NewTask(spec *SubTopologySpec, id processor.TaskID, env Env) (*Task, error)
 	}
 	if env.OnDeserializationError == nil {
 		env.OnDeserializationError = processor.FailOnDeserializationError
+	}
+	if env.OnProcessingError == nil {
+		env.OnProcessingError = processor.FailOnProcessingError
 	}
 	t := &Task{
 		id:            id,
@@ -306,20 +317,25 @@ func (t *Task) Process(raw RawRecord) error {
 
 func (t *Task) handleInputError(e *Entry, err error) error {
 	var de *processor.DeserializationError
-	if !errors.As(err, &de) {
-		return fmt.Errorf("task %s: processing the record at %s/%d offset %d: %w",
-			t.id, e.Raw.Topic, e.Raw.Partition, e.Raw.Offset, err)
+	var failure error
+	var action processor.ErrorAction
+	dropReason := DropDeserialization
+	if errors.As(err, &de) {
+		failure, action = de, t.env.OnDeserializationError(de)
+	} else {
+		pe := &processor.ProcessingError{Topic: e.Raw.Topic, Partition: e.Raw.Partition, Offset: e.Raw.Offset,
+			Key: e.Raw.Key, Value: e.Raw.Value, Timestamp: e.Raw.Timestamp, Headers: e.Raw.Headers, Err: err}
+		failure, action, dropReason = pe, t.env.OnProcessingError(pe), DropProcessing
 	}
-	action := t.env.OnDeserializationError(de)
 	switch action {
 	case processor.Skip:
 		e.Skip = true
-		t.recordDropped(DropDeserialization)
-		t.env.Logger.Warn("skipping undecodable record", "task", t.id.String(), "error", de.Error())
+		t.recordDropped(dropReason)
+		t.env.Logger.Warn("skipping a record", "task", t.id.String(), "error", failure.Error())
 		return nil
 	case processor.DeadLetter:
 		if t.env.DeadLetter != nil {
-			if dlErr := t.env.DeadLetter(t.id, de); dlErr != nil {
+			if dlErr := t.env.DeadLetter(t.id, &e.Raw, failure); dlErr != nil {
 				return fmt.Errorf("task %s: sending to the dead-letter topic: %w", t.id, dlErr)
 			}
 			e.Skip = true
@@ -327,7 +343,7 @@ func (t *Task) handleInputError(e *Entry, err error) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("task %s: %w", t.id, de)
+	return fmt.Errorf("task %s: %w", t.id, failure)
 }
 
 func (t *Task) recordDropped(reason string) {

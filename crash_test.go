@@ -124,7 +124,9 @@ func runCrash(t *testing.T, guarantee string) {
 	}
 
 	counts := map[string][]int64{}
+	var outRecs []*kgo.Record
 	kafkatest.ReadUntil(t, c.ListenAddrs(), "output", 90*time.Second, func(rs []*kgo.Record) bool {
+		outRecs = rs
 		counts = map[string][]int64{}
 		for _, r := range rs {
 			counts[string(r.Key)] = append(counts[string(r.Key)], int64(binary.BigEndian.Uint64(r.Value)))
@@ -142,6 +144,26 @@ func runCrash(t *testing.T, guarantee string) {
 			t.Error(err)
 		}
 	}
+	defer func() {
+		if !t.Failed() {
+			return
+		}
+		for i, p := range ps {
+			t.Logf("instance %d output:\n%s", i, strings.Join(p.Lines(), "\n"))
+		}
+		var k string
+		for key := range want {
+			k = key
+			break
+		}
+		var lines []string
+		for _, r := range outRecs {
+			if string(r.Key) == k {
+				lines = append(lines, fmt.Sprintf("%d@%d/%d pid=%d epoch=%d ts=%d", binary.BigEndian.Uint64(r.Value), r.Partition, r.Offset, r.ProducerID, r.ProducerEpoch, r.Timestamp.UnixMilli()))
+			}
+		}
+		t.Logf("outputs of key %s:\n%s", k, strings.Join(lines, "\n"))
+	}()
 	for k, n := range want {
 		seq := counts[k]
 		if guarantee == "eos" {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/seed992c72d9/streams"
@@ -50,10 +51,11 @@ func (printRestores) Enabled(context.Context, slog.Level) bool { return true }
 func (printRestores) WithAttrs([]slog.Attr) slog.Handler       { return printRestores{} }
 func (printRestores) WithGroup(string) slog.Handler            { return printRestores{} }
 func (printRestores) Handle(_ context.Context, r slog.Record) error {
-	if r.Message == "restored" {
+	if r.Message == "restored" || (r.Level >= slog.LevelInfo && !strings.HasPrefix(r.Message, "kafka:")) ||
+		(r.Level >= slog.LevelWarn) {
 		var sb strings.Builder
 		r.Attrs(func(a slog.Attr) bool { fmt.Fprintf(&sb, " %s=%s", a.Key, a.Value); return true })
-		fmt.Println("restored" + sb.String())
+		fmt.Println(time.Now().Format("15:04:05.000") + " " + r.Message + sb.String())
 	}
 	return nil
 }
@@ -77,6 +79,11 @@ func runInstance() error {
 	}
 	if n, err := strconv.Atoi(os.Getenv("STREAMS_TEST_STANDBYS")); err == nil {
 		cfg.NumStandbyReplicas = n
+	}
+	// Query server on the address the parent chose (query_*_test.go).
+	cfg.QueryAddr = os.Getenv("STREAMS_TEST_QUERY_ADDR")
+	if cfg.QueryAddr != "" {
+		cfg.Registerer = prometheus.NewRegistry()
 	}
 	cfg.Logger = slog.New(printRestores{})
 	if os.Getenv("STREAMS_TEST_GUARANTEE") == "alos" {

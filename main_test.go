@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/seed992c72d9/streams"
@@ -79,11 +78,6 @@ func runInstance() error {
 	}
 	if n, err := strconv.Atoi(os.Getenv("STREAMS_TEST_STANDBYS")); err == nil {
 		cfg.NumStandbyReplicas = n
-	}
-	// Query server on the address the parent chose (query_*_test.go).
-	cfg.QueryAddr = os.Getenv("STREAMS_TEST_QUERY_ADDR")
-	if cfg.QueryAddr != "" {
-		cfg.Registerer = prometheus.NewRegistry()
 	}
 	cfg.Logger = slog.New(printRestores{})
 	if os.Getenv("STREAMS_TEST_GUARANTEE") == "alos" {

@@ -16,7 +16,7 @@ import (
 func restoredRecords(p *kafkatest.Process) int {
 	n := 0
 	for _, l := range p.Lines() {
-		if !strings.HasPrefix(l, "restored") {
+		if !strings.Contains(l, " restored ") && !strings.HasPrefix(l, "restored ") {
 			continue
 		}
 		for _, f := range strings.Fields(l) {

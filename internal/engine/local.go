@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
 	"github.com/seed992c72d9/streams/internal/exec"
 	"github.com/seed992c72d9/streams/processor"
 )
@@ -18,25 +21,71 @@ type committedOffset struct {
 	hasTime bool
 }
 
-// committedOffsets fetches the group's committed offsets, waiting for
-// pending transactional commits to settle.
+// committedOffsets fetches the group's committed offsets with
+// RequireStable, so that offsets a pending transaction is committing are
+// waited for rather than read stale.
 func (e *Engine) committedOffsets(ctx context.Context) (map[topicPartition]committedOffset, error) {
-	resp, err := e.adm.FetchOffsets(ctx, e.opts.AppID)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		out, unstable, err := e.fetchOffsets(ctx)
+		if err == nil && !unstable {
+			return out, nil
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if time.Now().After(deadline) {
+			if err == nil {
+				err = errors.New("offsets still unstable: a transaction is pending")
+			}
+			return nil, fmt.Errorf("fetching committed offsets: %w", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (e *Engine) fetchOffsets(ctx context.Context) (map[topicPartition]committedOffset, bool, error) {
+	req := kmsg.NewPtrOffsetFetchRequest()
+	req.Group = e.opts.AppID
+	req.RequireStable = true
+	for _, topic := range e.layout.Topics() {
+		rt := kmsg.NewOffsetFetchRequestTopic()
+		rt.Topic = topic
+		n := e.Counts()[topic]
+		for p := range n {
+			rt.Partitions = append(rt.Partitions, p)
+		}
+		req.Topics = append(req.Topics, rt)
+	}
+	resp, err := req.RequestWith(ctx, e.admCl)
 	if err != nil {
-		return nil, fmt.Errorf("fetching committed offsets: %w", err)
+		return nil, false, err
+	}
+	if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
+		return nil, errors.Is(err, kerr.UnstableOffsetCommit), err
 	}
 	out := map[topicPartition]committedOffset{}
-	for topic, ps := range resp {
-		for p, o := range ps {
-			if o.Err != nil || o.At < 0 {
+	unstable := false
+	for _, t := range resp.Topics {
+		for _, p := range t.Partitions {
+			if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+				if errors.Is(err, kerr.UnstableOffsetCommit) {
+					unstable = true
+					continue
+				}
+				return nil, false, fmt.Errorf("%s/%d: %w", t.Topic, p.Partition, err)
+			}
+			if p.Offset < 0 {
 				continue
 			}
-			c := committedOffset{offset: o.At}
-			c.time, c.hasTime = parsePartitionTime(o.Metadata)
-			out[topicPartition{topic, p}] = c
+			c := committedOffset{offset: p.Offset}
+			if p.Metadata != nil {
+				c.time, c.hasTime = parsePartitionTime(*p.Metadata)
+			}
+			out[topicPartition{t.Topic, p.Partition}] = c
 		}
 	}
-	return out, nil
+	return out, unstable, nil
 }
 
 // localOffsets sums, for every task with local state, the changelog offsets

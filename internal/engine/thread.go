@@ -294,7 +294,22 @@ func (t *thread) poll(ctx context.Context) error {
 			return
 		}
 		q := tr.queues[tp]
+		// Never process a record below what this task already processed
+		// or committed: a consumer position rewound too far would
+		// otherwise apply records twice.
+		floor, hasFloor := tr.next[tp]
+		if !hasFloor {
+			floor, hasFloor = tr.committed[tp]
+		}
+		if n := q.len(); n > 0 {
+			floor, hasFloor = q.buf[len(q.buf)-1].Raw.Offset+1, true
+		}
 		for _, r := range fp.Records {
+			if hasFloor && r.Offset < floor {
+				t.log.Warn("skipping a record below the partition's processed position", "topic", r.Topic,
+					"partition", r.Partition, "offset", r.Offset, "position", floor)
+				continue
+			}
 			e := exec.Entry{Raw: exec.RawRecord{
 				Topic: r.Topic, Partition: r.Partition, Offset: r.Offset,
 				Key: r.Key, Value: r.Value, Timestamp: r.Timestamp.UnixMilli(),

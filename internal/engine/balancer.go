@@ -122,6 +122,11 @@ func (m *memberBalancer) BalanceOrError(topics map[string]int32) (kgo.IntoSyncAs
 			return nil, fmt.Errorf("engine: balancing: no partition count for source topic %q", t)
 		}
 	}
+	for _, mem := range m.members {
+		if mem.Sub.Shutdown != "" {
+			return m.shutdownAll(mem.Sub.Shutdown), nil
+		}
+	}
 	tasks := m.b.layout.Tasks(topics)
 	stateful := map[TaskID]bool{}
 	for _, t := range tasks {
@@ -184,6 +189,22 @@ func (m *memberBalancer) BalanceOrError(topics map[string]int32) (kgo.IntoSyncAs
 		out = append(out, sa)
 	}
 	return out, nil
+}
+
+// shutdownAll tells every member to shut down, assigning nothing.
+func (m *memberBalancer) shutdownAll(reason string) syncAssignments {
+	var out syncAssignments
+	for _, mem := range m.members {
+		a := kmsg.NewConsumerMemberAssignment()
+		a.Version = 2
+		info := AssignmentInfo{Shutdown: reason}
+		a.UserData = info.Encode()
+		sa := kmsg.NewSyncGroupRequestGroupAssignment()
+		sa.MemberID = mem.ID
+		sa.MemberAssignment = a.AppendTo(nil)
+		out = append(out, sa)
+	}
+	return out
 }
 
 type syncAssignments []kmsg.SyncGroupRequestGroupAssignment

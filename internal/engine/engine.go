@@ -69,6 +69,9 @@ type Options struct {
 	// new one (from committed state) before the engine fails; 0 fails at
 	// once.
 	ThreadRestarts int
+	// ShutdownApplicationOnFailure makes a failed thread ask every
+	// instance of the application to shut down, through the group.
+	ShutdownApplicationOnFailure bool
 }
 
 // Engine runs the application's threads.
@@ -99,6 +102,9 @@ type Engine struct {
 	standby *standbyRunner
 	// cleanups are the pending removals of local state.
 	cleanups map[TaskID]*time.Timer
+	// stopc receives the reason when the group asks the application to
+	// shut down.
+	stopc chan string
 }
 
 // New prepares an engine; Run starts it.
@@ -122,6 +128,7 @@ func New(opts Options) (*Engine, error) {
 		opts: opts, log: opts.Logger, layout: NewLayout(opts.AppID, opts.Topology),
 		metrics: opts.Metrics, counts: map[string]int32{}, changelogTopics: map[string]bool{},
 		standbys: map[int][]TaskID{}, actives: map[int][]TaskID{}, restoring: map[TaskID]bool{},
+		stopc: make(chan string, 1),
 	}
 	for _, name := range opts.Topology.Stores() {
 		b, _, _ := opts.Topology.Store(name)
@@ -197,13 +204,37 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 	var first error
 	go func() { wg.Wait(); close(errc) }()
-	for err := range errc {
-		if err != nil && first == nil && !errors.Is(err, context.Canceled) {
-			first = err
-			cancel()
+	stopc := e.stopc
+	for {
+		select {
+		case reason := <-stopc:
+			stopc = nil
+			if first == nil {
+				first = fmt.Errorf("%w: %s", ErrApplicationShutdown, reason)
+				cancel()
+			}
+		case err, ok := <-errc:
+			if !ok {
+				return first
+			}
+			if err != nil && first == nil && !errors.Is(err, context.Canceled) {
+				first = err
+				cancel()
+			}
 		}
 	}
-	return first
+}
+
+// ErrApplicationShutdown is returned by every instance when one of them
+// asked the application to shut down.
+var ErrApplicationShutdown = errors.New("the application was shut down by one of its instances")
+
+// requestStop makes Run return ErrApplicationShutdown.
+func (e *Engine) requestStop(reason string) {
+	select {
+	case e.stopc <- reason:
+	default:
+	}
 }
 
 // ensureTopics retries while the brokers are unreachable, until ctx ends.
@@ -272,6 +303,10 @@ func (e *Engine) Hosts() []HostInfo {
 }
 
 func (e *Engine) setAssignment(thread int, info AssignmentInfo) {
+	e.metrics.Rebalances.Inc()
+	if info.Shutdown != "" {
+		e.requestStop(info.Shutdown)
+	}
 	e.mu.Lock()
 	e.hosts = info.Hosts
 	e.standbys[thread] = info.Standby

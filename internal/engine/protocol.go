@@ -23,6 +23,9 @@ type Subscription struct {
 	// Offsets maps tasks with local state to the sum of their stores'
 	// changelog offsets (a measure of how caught up the copy is).
 	Offsets map[TaskID]int64
+	// Shutdown, when set, asks the whole application to shut down, for
+	// this reason.
+	Shutdown string
 }
 
 // HostInfo is where one instance runs tasks, for routing queries.
@@ -39,6 +42,9 @@ type AssignmentInfo struct {
 	Active  []TaskID
 	Standby []TaskID
 	Hosts   []HostInfo
+	// Shutdown, when set, tells every member to shut down: a member asked
+	// for it, for this reason.
+	Shutdown string
 }
 
 // Limits that keep a decoder from allocating on behalf of hostile input.
@@ -46,6 +52,7 @@ const (
 	maxTasks    = 1 << 20
 	maxHosts    = 1 << 14
 	maxEndpoint = 1024
+	maxReason   = 4096
 )
 
 var errShort = errors.New("truncated")
@@ -169,7 +176,7 @@ func (s *Subscription) Encode() []byte {
 	for _, t := range keys {
 		b = binary.AppendVarint(b, s.Offsets[t])
 	}
-	return b
+	return appendString(b, s.Shutdown)
 }
 
 // DecodeSubscription parses a subscription, rejecting malformed input.
@@ -191,6 +198,7 @@ func DecodeSubscription(data []byte) (Subscription, error) {
 	for _, t := range keys {
 		s.Offsets[t] = r.varint()
 	}
+	s.Shutdown = r.str(maxReason)
 	if r.err == nil && len(r.b) != 0 {
 		r.fail(fmt.Errorf("%d trailing bytes", len(r.b)))
 	}
@@ -212,7 +220,7 @@ func (a *AssignmentInfo) Encode() []byte {
 		b = appendTasks(b, h.Active)
 		b = appendTasks(b, h.Standby)
 	}
-	return b
+	return appendString(b, a.Shutdown)
 }
 
 // DecodeAssignment parses an assignment, rejecting malformed input.
@@ -236,6 +244,7 @@ func DecodeAssignment(data []byte) (AssignmentInfo, error) {
 		}
 		a.Hosts = append(a.Hosts, h)
 	}
+	a.Shutdown = r.str(maxReason)
 	if r.err == nil && len(r.b) != 0 {
 		r.fail(fmt.Errorf("%d trailing bytes", len(r.b)))
 	}

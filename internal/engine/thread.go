@@ -798,6 +798,35 @@ func (t *thread) openTask(ctx context.Context, id TaskID, counts map[string]int3
 	return tr, nil
 }
 
+// askApplicationShutdown tells the group that this member asks the whole
+// application to shut down, and waits (a while) for the assignment that
+// tells every member so.
+func (t *thread) askApplicationShutdown(cause error) {
+	reason := fmt.Sprintf("instance %x thread %d failed: %v", t.e.opts.ProcessID, t.idx, cause)
+	if len(reason) > 1000 {
+		reason = reason[:1000]
+	}
+	t.mu.Lock()
+	t.sub.Shutdown = reason
+	t.mu.Unlock()
+	t.log.Error("asking every instance of the application to shut down", "reason", reason)
+	t.cl.ForceRebalance()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		t.mu.Lock()
+		done := t.info != nil && t.info.Shutdown != ""
+		t.mu.Unlock()
+		if done {
+			return
+		}
+		// Polling keeps the group member alive and lets it rejoin.
+		pctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		t.cl.PollRecords(pctx, 1)
+		cancel()
+	}
+	t.log.Error("the group did not confirm the application shutdown in time")
+}
+
 // shutdown commits what was processed (unless the thread failed), closes the
 // tasks and leaves the group.
 func (t *thread) shutdown(cause error) error {
@@ -810,6 +839,9 @@ func (t *thread) shutdown(cause error) error {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		_, _ = t.sess.End(ctx, kgo.TryAbort)
 		cancel()
+	}
+	if cause != nil && t.cl != nil && t.e.opts.ShutdownApplicationOnFailure {
+		t.askApplicationShutdown(cause)
 	}
 	for _, tr := range t.tasks {
 		t.closeTask(tr, false)

@@ -92,6 +92,8 @@ type thread struct {
 	// needRewind makes the next commit abort, so that fetching restarts
 	// from the committed offsets.
 	needRewind bool
+	// resets counts the times the tasks restarted from committed state.
+	resets int
 }
 
 func newThread(e *Engine, idx int) *thread {
@@ -270,11 +272,20 @@ func (t *thread) poll(ctx context.Context) error {
 	// open their tasks before routing the records.
 	if info, changed := t.takeChanged(); changed {
 		t.setRunning(false)
+		resets := t.resets
 		if err := t.commit(ctx); err != nil {
 			return err
 		}
 		if err := t.reconcile(ctx, info); err != nil {
 			return err
+		}
+		if t.resets != resets {
+			// The commit aborted and the tasks restarted from their
+			// committed offsets, where fetching rewound too: the
+			// records in hand come from before the rewind and will be
+			// fetched again. Routing them now would process them ahead
+			// of the records the rewind brings back.
+			return nil
 		}
 	}
 	var pause map[string][]int32
@@ -628,6 +639,7 @@ const (
 // resetTasks closes every task without committing and opens them again from
 // their committed state, after an aborted transaction.
 func (t *thread) resetTasks(ctx context.Context) error {
+	t.resets++
 	ids := make([]TaskID, 0, len(t.tasks))
 	for id, tr := range t.tasks {
 		ids = append(ids, id)

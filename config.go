@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"regexp"
 	"time"
 
@@ -45,8 +46,12 @@ const (
 	// instances take its tasks over. It is the default.
 	ShutDownInstance ThreadFailurePolicy = iota
 	// ReplaceThread restarts the failed thread from committed state, at most
-	// MaxThreadRestarts times in a row without a successful commit.
+	// MaxThreadRestarts times.
 	ReplaceThread
+	// ShutDownApplication stops every instance of the application: the
+	// failed instance tells the others through the consumer group, and each
+	// Run returns an error naming the failure.
+	ShutDownApplication
 )
 
 // ProductionErrorPolicy says what happens to a record that a broker rejects.
@@ -94,8 +99,16 @@ type Config struct {
 	// threads: default 10 MiB; a negative value disables caching.
 	CacheMaxBytes int64
 	// AdvertisedEndpoint is the host:port other instances use to reach
-	// this instance's query server (optional).
+	// this instance's query server (optional). When empty and QueryAddr is
+	// set, it is the address the query server listens on (with the host
+	// name for an unspecified host, such as ":8080").
 	AdvertisedEndpoint string
+	// QueryAddr is the address the query server listens on, such as
+	// "127.0.0.1:8080" or ":8080": Run serves interactive queries
+	// (package query), /healthz, /readyz and, when Registerer is also a
+	// prometheus.Gatherer, /metrics there until it returns. Empty (the
+	// default): no server; App.QueryHandler serves the same API in your own.
+	QueryAddr string
 	// ReplicationFactor of the internal topics the application creates
 	// (default: the brokers' default).
 	ReplicationFactor int16
@@ -109,6 +122,11 @@ type Config struct {
 	// DeserializationHandler decides about undecodable input records
 	// (default: fail).
 	DeserializationHandler processor.DeserializationHandler
+	// ProcessingErrorHandler decides about records whose processing failed
+	// (a processor returned an error): fail (default), skip and count, or
+	// send to the dead-letter topic. What the record's processing wrote
+	// before the error stays.
+	ProcessingErrorHandler processor.ProcessingHandler
 	// DeadLetterTopic receives the records handlers send there, with their
 	// original bytes and headers describing the error and the source.
 	DeadLetterTopic string
@@ -160,7 +178,12 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxBufferedRecords < 0 {
 		errs = append(errs, fmt.Errorf("streams: Config.MaxBufferedRecords %d is negative", c.MaxBufferedRecords))
 	}
-	if c.ThreadFailure != ShutDownInstance && c.ThreadFailure != ReplaceThread {
+	if c.QueryAddr != "" {
+		if _, _, err := net.SplitHostPort(c.QueryAddr); err != nil {
+			errs = append(errs, fmt.Errorf("streams: Config.QueryAddr %q is not host:port: %v", c.QueryAddr, err))
+		}
+	}
+	if c.ThreadFailure < ShutDownInstance || c.ThreadFailure > ShutDownApplication {
 		errs = append(errs, fmt.Errorf("streams: Config.ThreadFailure %d is unknown", int(c.ThreadFailure)))
 	}
 	if len(errs) > 0 {

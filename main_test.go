@@ -12,10 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/seed992c72d9/streams"
 	"github.com/seed992c72d9/streams/kstream"
+	"github.com/seed992c72d9/streams/processor"
 	"github.com/seed992c72d9/streams/serde"
 	"github.com/seed992c72d9/streams/topology"
 )
@@ -38,7 +40,8 @@ func TestMain(m *testing.M) {
 func countTopology() (*topology.Topology, error) {
 	b := topology.NewBuilder()
 	in := kstream.From(b, "input", serde.String(), serde.String())
-	counts := kstream.Count(kstream.GroupByKey(in), "counts")
+	checked := kstream.ProcessValues(in, func() processor.FixedKeyProcessor[string, string, string] { return &rejectPoison{} })
+	counts := kstream.Count(kstream.GroupByKey(checked), "counts")
 	kstream.FromTable(counts).To("output")
 	return b.Build()
 }
@@ -57,6 +60,23 @@ func (printRestores) Handle(_ context.Context, r slog.Record) error {
 		fmt.Println(time.Now().Format("15:04:05.000") + " " + r.Message + sb.String())
 	}
 	return nil
+}
+
+// rejectPoison fails on the value "poison", to test processing failures.
+type rejectPoison struct {
+	ctx processor.FixedKeyContext[string, string]
+}
+
+func (p *rejectPoison) Init(ctx processor.FixedKeyContext[string, string]) error {
+	p.ctx = ctx
+	return nil
+}
+func (p *rejectPoison) Close() error { return nil }
+func (p *rejectPoison) Process(r processor.FixedKeyRecord[string, string]) error {
+	if r.Value() == "poison" {
+		return fmt.Errorf("refusing the poison value of key %q", r.Key())
+	}
+	return p.ctx.Forward(r)
 }
 
 // runInstance runs one instance of the counting application, configured
@@ -78,6 +98,14 @@ func runInstance() error {
 	}
 	if n, err := strconv.Atoi(os.Getenv("STREAMS_TEST_STANDBYS")); err == nil {
 		cfg.NumStandbyReplicas = n
+	}
+	// Query server on the address the parent chose (query_*_test.go).
+	cfg.QueryAddr = os.Getenv("STREAMS_TEST_QUERY_ADDR")
+	if cfg.QueryAddr != "" {
+		cfg.Registerer = prometheus.NewRegistry()
+	}
+	if os.Getenv("STREAMS_TEST_FAILURE") == "app" {
+		cfg.ThreadFailure = streams.ShutDownApplication
 	}
 	cfg.Logger = slog.New(printRestores{})
 	if os.Getenv("STREAMS_TEST_GUARANTEE") == "alos" {

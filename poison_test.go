@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -127,4 +128,66 @@ func TestPoisonPillFails(t *testing.T) {
 			t.Errorf("record c after the poison pill was output")
 		}
 	}
+}
+
+// TestProcessingErrorDeadLetter sends a record whose processing fails to the
+// dead-letter topic and goes on.
+func TestProcessingErrorDeadLetter(t *testing.T) {
+	c := kafkatest.Cluster(t, 1, "numbers", "doubled", "dlq")
+	brokers := c.ListenAddrs()
+	kafkatest.Produce(t, brokers,
+		&kgo.Record{Topic: "numbers", Key: []byte("a"), Value: int64Bytes(1)},
+		&kgo.Record{Topic: "numbers", Key: []byte("b"), Value: int64Bytes(-7)},
+		&kgo.Record{Topic: "numbers", Key: []byte("c"), Value: int64Bytes(2)},
+	)
+	b := topology.NewBuilder()
+	in := kstream.From(b, "numbers", serde.String(), serde.Int64())
+	kstream.ProcessValues(in, func() processor.FixedKeyProcessor[string, int64, int64] { return &rejectNegative{} }).To("doubled")
+	topo, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := streams.New(topo, streams.Config{
+		ApplicationID: "processing-dlq", Brokers: brokers, StateDir: t.TempDir(),
+		ProcessingErrorHandler: processor.DeadLetterOnProcessingError, DeadLetterTopic: "dlq",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- app.Run(ctx) }()
+	out := kafkatest.ReadUntil(t, brokers, "doubled", 30*time.Second, func(rs []*kgo.Record) bool { return len(rs) >= 2 })
+	dlq := kafkatest.ReadUntil(t, brokers, "dlq", 30*time.Second, func(rs []*kgo.Record) bool { return len(rs) >= 1 })
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	if string(out[0].Key) != "a" || string(out[1].Key) != "c" {
+		t.Errorf("outputs %q, %q; want a, c", out[0].Key, out[1].Key)
+	}
+	headers := map[string]string{}
+	for _, h := range dlq[0].Headers {
+		headers[h.Key] = string(h.Value)
+	}
+	if string(dlq[0].Key) != "b" || headers["streams.error.kind"] != "processing" ||
+		headers["streams.error"] != "processing the record at numbers/0 offset 1: KSTREAM-PROCESSVALUES-0000000001: negative value -7" {
+		t.Errorf("dead letter key %q headers %v", dlq[0].Key, headers)
+	}
+}
+
+type rejectNegative struct {
+	ctx processor.FixedKeyContext[string, int64]
+}
+
+func (p *rejectNegative) Init(ctx processor.FixedKeyContext[string, int64]) error {
+	p.ctx = ctx
+	return nil
+}
+func (p *rejectNegative) Close() error { return nil }
+func (p *rejectNegative) Process(r processor.FixedKeyRecord[string, int64]) error {
+	if r.Value() < 0 {
+		return fmt.Errorf("negative value %d", r.Value())
+	}
+	return p.ctx.Forward(processor.WithValue(r, 2*r.Value()))
 }

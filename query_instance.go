@@ -22,7 +22,7 @@ func (a *App) QueryInstance() query.Instance { return appInstance{a} }
 type appInstance struct{ a *App }
 
 func (i appInstance) ApplicationID() string { return i.a.cfg.ApplicationID }
-func (i appInstance) Endpoint() string      { return i.a.cfg.AdvertisedEndpoint }
+func (i appInstance) Endpoint() string      { return i.a.endpoint() }
 func (i appInstance) State() string         { return i.a.State().String() }
 func (i appInstance) Describe() string      { return i.a.topo.Describe().String() }
 
@@ -41,25 +41,35 @@ func kindOf(b state.Builder) string {
 
 func (i appInstance) Stores() []query.StoreInfo {
 	var out []query.StoreInfo
-	eng := i.engine()
 	for _, name := range i.a.topo.Stores() {
-		b, sub, _ := i.a.topo.Store(name)
+		info, _ := i.Store(name)
+		out = append(out, info)
+	}
+	for _, name := range i.a.topo.GlobalStores() {
+		info, _ := i.Store(name)
+		out = append(out, info)
+	}
+	return out
+}
+
+// Store describes one store (query.StoreLookup).
+func (i appInstance) Store(name string) (query.StoreInfo, bool) {
+	if b, sub, ok := i.a.topo.Store(name); ok {
 		info := query.StoreInfo{Name: name, Kind: kindOf(b), SubTopology: sub}
 		info.Keys, _ = b.(state.KeyParser)
 		if _, logged := b.Changelog(); logged {
 			info.Changelog = exec.ChangelogTopic(i.a.cfg.ApplicationID, name)
 		}
-		if eng != nil {
+		if eng := i.engine(); eng != nil {
 			info.Partitions = eng.TaskCount(sub)
 		}
-		out = append(out, info)
+		return info, true
 	}
-	for _, name := range i.a.topo.GlobalStores() {
-		b, _, _ := i.a.topo.GlobalStore(name)
+	if b, _, ok := i.a.topo.GlobalStore(name); ok {
 		kp, _ := b.(state.KeyParser)
-		out = append(out, query.StoreInfo{Name: name, Kind: kindOf(b), SubTopology: -1, Partitions: 1, Keys: kp})
+		return query.StoreInfo{Name: name, Kind: kindOf(b), SubTopology: -1, Partitions: 1, Keys: kp}, true
 	}
-	return out
+	return query.StoreInfo{}, false
 }
 
 func (i appInstance) Hosts() []query.Host {

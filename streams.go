@@ -192,6 +192,11 @@ func (a *App) Run(ctx context.Context) (err error) {
 		}
 	}
 	defer a.db.Close()
+	qs, err := a.startQueryServer()
+	if err != nil {
+		return err
+	}
+	defer qs.stop()
 	policy := engine.FailOnProductionError
 	if a.cfg.ProductionErrors == SkipOnProductionError {
 		policy = engine.SkipOnProductionError
@@ -204,12 +209,14 @@ func (a *App) Run(ctx context.Context) (err error) {
 		AppID: a.cfg.ApplicationID, Topology: a.topo, Brokers: a.cfg.Brokers, KafkaOpts: a.cfg.KafkaOptions,
 		ExactlyOnce: a.cfg.Guarantee == ExactlyOnce, CommitInterval: a.cfg.CommitInterval,
 		Threads: a.cfg.Threads, Standbys: a.cfg.NumStandbyReplicas, MaxTaskIdle: a.cfg.MaxTaskIdle,
-		CacheBytes: a.cfg.CacheMaxBytes, Endpoint: a.cfg.AdvertisedEndpoint, ProcessID: a.processID,
+		CacheBytes: a.cfg.CacheMaxBytes, Endpoint: a.endpoint(), ProcessID: a.processID,
 		DB: a.db, Logger: a.cfg.Logger, Metrics: a.metrics,
-		OnDeserializationError: a.cfg.DeserializationHandler, DeadLetterTopic: a.cfg.DeadLetterTopic,
+		OnDeserializationError: a.cfg.DeserializationHandler, OnProcessingError: a.cfg.ProcessingErrorHandler,
+		DeadLetterTopic:  a.cfg.DeadLetterTopic,
 		ProductionPolicy: policy, MaxBufferedRecords: a.cfg.MaxBufferedRecords,
 		ReplicationFactor: a.cfg.ReplicationFactor, StateCleanupDelay: a.cfg.StateCleanupDelay,
 		ThreadRestarts: restarts, OnThreadState: a.onThreadState,
+		ShutdownApplicationOnFailure: a.cfg.ThreadFailure == ShutDownApplication,
 	})
 	if err != nil {
 		return fmt.Errorf("streams: %w", err)

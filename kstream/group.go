@@ -2,6 +2,7 @@ package kstream
 
 import (
 	"fmt"
+	"reflect"
 
 	"github.com/seed992c72d9/streams/internal/dsl"
 	"github.com/seed992c72d9/streams/internal/exec"
@@ -28,13 +29,15 @@ type GroupedStream[K, V any] struct {
 	ks      serde.Serde[K]
 	vs      serde.Serde[V]
 	repName string
+	// op is "GroupBy" or "GroupByKey", for error messages.
+	op string
 }
 
 // GroupByKey groups the stream by its current key. Options: WithKeySerde,
 // WithValueSerde (for the repartition topic and stores), WithRepartitionName.
 func GroupByKey[K, V any](s Stream[K, V], opts ...Option) GroupedStream[K, V] {
 	o := parseOptions(s.b, "GroupByKey", []string{optKeySerde, optValueSerde, optGrouped}, opts)
-	return GroupedStream[K, V]{s: s, repName: o.GroupedName,
+	return GroupedStream[K, V]{s: s, repName: o.GroupedName, op: "GroupByKey",
 		ks: typedOrKnown(s.b, "GroupByKey", "key serde", o.KeySerde, s.keySerde),
 		vs: typedOrKnown(s.b, "GroupByKey", "value serde", o.ValueSerde, s.valueSerde)}
 }
@@ -49,9 +52,28 @@ func GroupBy[K, V, KR any](s Stream[K, V], selector func(key K, value V) KR, opt
 	topology.AddProcessor(s.b, name, func() processor.Processor[K, V, KR, V] {
 		return &selectKeyProc[K, V, KR]{selector: selector}
 	}, s.node)
-	return GroupedStream[KR, V]{s: rekeyed, repName: o.GroupedName,
+	return GroupedStream[KR, V]{s: rekeyed, repName: o.GroupedName, op: "GroupBy",
 		ks: typedOrKnown(s.b, "GroupBy", "key serde", o.KeySerde, serde.Serde[KR](nil)),
 		vs: typedOrKnown(s.b, "GroupBy", "value serde", o.ValueSerde, s.valueSerde)}
+}
+
+// groupingSerde returns the serde of the grouping's keys or values (for the
+// store and the repartition topic): the grouping's, else the built-in one.
+// The error names the aggregation and says where to pass one.
+func groupingSerde[K, V, T any](g GroupedStream[K, V], op, name, part string, known serde.Serde[T]) serde.Serde[T] {
+	if known != nil {
+		return known
+	}
+	if s, ok := serde.For[T](); ok {
+		return s
+	}
+	opt := "WithKeySerde"
+	if part == "value" {
+		opt = "WithValueSerde"
+	}
+	g.s.b.Err(fmt.Errorf("kstream: %s %s: no %s serde for type %s; pass one to %s with kstream.%s",
+		op, name, part, reflect.TypeFor[T](), g.op, opt))
+	return nil
 }
 
 func typedOrKnown[T any](b *topology.Builder, op, what string, fromOption any, known serde.Serde[T]) serde.Serde[T] {
@@ -108,7 +130,7 @@ func aggregateWith[K, V, VA any](g GroupedStream[K, V], op, prefix, store string
 		b.Err(fmt.Errorf("kstream: %s: %w", op, err))
 	}
 	name := o.NodeName(b, prefix)
-	ks := resolveSerde(b, op+" "+name, "key", nil, g.ks)
+	ks := groupingSerde(g, op, name, "key", g.ks)
 	vs = resolveSerde(b, op+" "+name, "value", o.ValueSerde, vs)
 	src := g.s
 	if src.repartition {
@@ -116,7 +138,11 @@ func aggregateWith[K, V, VA any](g GroupedStream[K, V], op, prefix, store string
 		if g.repName != "" {
 			base = g.repName
 		}
-		src = RepartitionThrough(src, base, false, ks, resolveSerde(b, op+" "+name, "value", nil, g.vs), nil, 0)
+		// Without serdes (an error Build reports), leave the repartition
+		// out rather than report its nodes too.
+		if rvs := groupingSerde(g, op, name, "value", g.vs); ks != nil && rvs != nil {
+			src = repartitionOnce(src, base, ks, rvs)
+		}
 	}
 	old := dsl.NewOldValues(true)
 	topology.AddProcessor(b, name, func() processor.Processor[K, V, K, ktable.Change[VA]] {
@@ -135,6 +161,7 @@ type streamAggProc[K, V, VA any] struct {
 	fwd   *dsl.Forwarder[K, VA]
 	old   *dsl.OldValues
 	fn    func(processor.Record[K, V], VA, bool) VA
+	nulls dsl.Nulls[K, V]
 }
 
 func (p *streamAggProc[K, V, VA]) Init(ctx processor.Context[K, ktable.Change[VA]]) error {
@@ -144,17 +171,18 @@ func (p *streamAggProc[K, V, VA]) Init(ctx processor.Context[K, ktable.Change[VA
 	}
 	p.ctx, p.s = ctx, s
 	p.fwd = dsl.NewForwarder(ctx, s, p.old.On())
+	p.nulls = dsl.NewNulls[K, V]()
 	return nil
 }
 
 func (p *streamAggProc[K, V, VA]) Close() error { return nil }
 
 func (p *streamAggProc[K, V, VA]) Process(r processor.Record[K, V]) error {
-	if r.KeyIsNull() {
+	if p.nulls.KeyNull(r) {
 		dsl.Dropped(p.ctx, exec.DropNullKey)
 		return nil
 	}
-	if r.ValueIsNull() {
+	if p.nulls.ValueNull(r) {
 		dsl.Dropped(p.ctx, exec.DropNullValue)
 		return nil
 	}
@@ -179,7 +207,10 @@ func (p *streamAggProc[K, V, VA]) Process(r processor.Record[K, V]) error {
 
 // ToTable turns the stream into a table kept in a store named store: each
 // record sets its key's value, a null value deletes it, and a record with a
-// null key is dropped. Options: Named, WithCaching, WithLogging.
+// null key is dropped. A stream whose keys may have changed is repartitioned
+// first, through "<application.id>-<node>-repartition" where node is the
+// ToTable node's name, as Kafka Streams' toTable does. Options: Named,
+// WithCaching, WithLogging.
 func ToTable[K, V any](s Stream[K, V], store string, opts ...Option) ktable.Table[K, V] {
 	o := parseOptions(s.b, "ToTable", []string{optName, optCaching, optLogging}, opts)
 	if err := state.ValidateName(store); err != nil {
@@ -188,6 +219,9 @@ func ToTable[K, V any](s Stream[K, V], store string, opts ...Option) ktable.Tabl
 	name := o.NodeName(s.b, toTablePrefix)
 	ks := resolveSerde(s.b, "ToTable "+name, "key", nil, s.keySerde)
 	vs := resolveSerde(s.b, "ToTable "+name, "value", nil, s.valueSerde)
+	if s.repartition && ks != nil && vs != nil {
+		s = RepartitionThrough(s, name, generatedName.MatchString(name), ks, vs, nil, 0)
+	}
 	return ktable.Materialize(s.b, s.node, name, s.sourceNodes(), ks, vs, store, o.StoreOptions())
 }
 

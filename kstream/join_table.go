@@ -36,13 +36,15 @@ func joinTable[K, V, VT, VR any](s Stream[K, V], t ktable.Table[K, VT], op, pref
 	b := s.b
 	o := parseOptions(b, op, []string{optName, optKeySerde, optValueSerde}, opts)
 	if s.repartition {
-		base, generated := o.Name, false
+		// The topic is named after the join, or else after the node that
+		// changed the keys, which a second join of the stream then reuses.
+		base := o.Name
 		if base == "" {
-			base, generated = s.node, true
+			base = s.node
 		}
 		ks := resolveSerde(b, op, "key", o.KeySerde, s.keySerde)
 		vs := resolveSerde(b, op, "value", o.ValueSerde, s.valueSerde)
-		s = RepartitionThrough(s, base, generated, ks, vs, nil, 0)
+		s = repartitionOnce(s, base, ks, vs)
 	}
 	name := o.NodeName(b, prefix)
 	b.AddCopartitionGroup(append(s.sourceNodes(), t.Sources()...)...)
@@ -56,15 +58,19 @@ func joinTable[K, V, VT, VR any](s Stream[K, V], t ktable.Table[K, VT], op, pref
 }
 
 // JoinGlobal joins each record of the stream with the global table's value
-// for the key mapper computes from the record. Records for which the global
-// table has no value produce nothing. No repartitioning is needed. Options:
+// for the key mapper computes from the record, even when the record's own
+// key is null. Records for which the global table has no value produce
+// nothing; records with a null value, or for which mapper returns a null
+// (nil) key, are dropped and counted. No repartitioning is needed. Options:
 // Named.
 func JoinGlobal[K, V, KG, VG, VR any](s Stream[K, V], g ktable.GlobalTable[KG, VG], mapper func(key K, value V) KG, joiner func(value V, globalValue VG) VR, opts ...Option) Stream[K, VR] {
 	return joinGlobal(s, g, "JoinGlobal", joinPrefix, false, mapper, func(v V, gv *VG) VR { return joiner(v, *gv) }, opts)
 }
 
 // LeftJoinGlobal is JoinGlobal that keeps records the global table has no
-// value for: joiner then gets nil. Options: Named.
+// value for: joiner then gets nil. A record whose mapped key is null is
+// dropped, unless its own key is null too: it is then joined with nil, as
+// Kafka Streams does. Options: Named.
 func LeftJoinGlobal[K, V, KG, VG, VR any](s Stream[K, V], g ktable.GlobalTable[KG, VG], mapper func(key K, value V) KG, joiner func(value V, globalValue *VG) VR, opts ...Option) Stream[K, VR] {
 	return joinGlobal(s, g, "LeftJoinGlobal", leftJoinPrefix, true, mapper, joiner, opts)
 }
@@ -98,6 +104,9 @@ type streamTableJoinProc[K, V, KT, VT, VR any] struct {
 	// sameKey is set for table joins, which look the record's own key up:
 	// a null key then finds nothing. Global joins map even null keys.
 	sameKey bool
+	nulls   dsl.Nulls[K, V]
+	// mappedNull reports a null key computed by a global join's mapper.
+	mappedNull func(KT) bool
 }
 
 func (p *streamTableJoinProc[K, V, KT, VT, VR]) Init(ctx processor.Context[K, VR]) error {
@@ -106,24 +115,37 @@ func (p *streamTableJoinProc[K, V, KT, VT, VR]) Init(ctx processor.Context[K, VR
 		return err
 	}
 	p.ctx, p.g = ctx, g
+	p.nulls = dsl.NewNulls[K, V]()
+	p.mappedNull = dsl.NullCheck[KT]()
 	return nil
 }
 
 func (p *streamTableJoinProc[K, V, KT, VT, VR]) Close() error { return nil }
 
+// Process joins r as Kafka Streams does: a record with a null value is
+// dropped; so is one whose join key (its key, or what a global join's
+// mapper computes) is null, except that a left join keeps a record with a
+// null key and joins it with null (or, for a global join, with what its
+// mapped key finds).
 func (p *streamTableJoinProc[K, V, KT, VT, VR]) Process(r processor.Record[K, V]) error {
-	if r.ValueIsNull() {
+	if p.nulls.ValueNull(r) {
 		dsl.Dropped(p.ctx, exec.DropNullValue)
 		return nil
 	}
+	keyNull := p.nulls.KeyNull(r)
+	var joinKey KT
+	joinKeyNull := keyNull && p.sameKey
+	if !joinKeyNull {
+		joinKey = p.mapKey(r.Key, r.Value)
+		joinKeyNull = p.mappedNull != nil && p.mappedNull(joinKey)
+	}
+	if joinKeyNull && !(p.left && keyNull) {
+		dsl.Dropped(p.ctx, exec.DropNullKey)
+		return nil
+	}
 	var tv *VT
-	if r.KeyIsNull() && p.sameKey {
-		if !p.left {
-			dsl.Dropped(p.ctx, exec.DropNullKey)
-			return nil
-		}
-	} else {
-		vt, ok, err := p.g.Get(p.mapKey(r.Key, r.Value))
+	if !joinKeyNull {
+		vt, ok, err := p.g.Get(joinKey)
 		if err != nil {
 			return err
 		}

@@ -89,3 +89,9 @@ func resolveSerde[T any](b *topology.Builder, op, part string, fromOption any, k
 func typedOption[T any](b *topology.Builder, op, what string, v any) T {
 	return dsl.TypedOption[T](b, "kstream: "+op, what, v)
 }
+
+// WithOtherValueSerde sets the value serde of the other (right) stream of a
+// stream-stream join, for its join store and its repartition topic.
+func WithOtherValueSerde[V any](s serde.Serde[V]) Option { return dsl.WithOtherValueSerde(s) }
+
+const optOtherValueSerde = dsl.OptOtherValue

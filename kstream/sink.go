@@ -24,14 +24,19 @@ func (s Stream[K, V]) ToFunc(extractor processor.TopicNameExtractor[K, V], opts 
 func (s Stream[K, V]) to(op, topic string, extractor processor.TopicNameExtractor[K, V], opts []Option) {
 	o := parseOptions(s.b, op, []string{optName, optKeySerde, optValueSerde, optPartitioner}, opts)
 	name := o.NodeName(s.b, sinkPrefix)
+	ks := resolveSerde(s.b, op+" "+name, "key", o.KeySerde, s.keySerde)
+	part := typedOption[processor.Partitioner[K, V]](s.b, op, "partitioner", o.Partitioner)
+	if part == nil {
+		part = windowedPartitioner[K, V](ks)
+	}
 	topology.AddSinkWith(s.b, topology.Sink[K, V]{
 		Name:        name,
 		Parents:     []string{s.node},
 		Topic:       topic,
 		TopicFunc:   extractor,
-		KeySerde:    resolveSerde(s.b, op+" "+name, "key", o.KeySerde, s.keySerde),
+		KeySerde:    ks,
 		ValueSerde:  resolveSerde(s.b, op+" "+name, "value", o.ValueSerde, s.valueSerde),
-		Partitioner: typedOption[processor.Partitioner[K, V]](s.b, op, "partitioner", o.Partitioner),
+		Partitioner: part,
 	})
 }
 

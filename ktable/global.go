@@ -21,13 +21,14 @@ type GlobalTable[K, V any] struct {
 }
 
 // Global returns the global table of topic, kept in a store named store.
-// Options: Named (the table source processor).
+// Options: Named (names the table source processor; its source node is
+// named "<name>-source", as in Kafka Streams).
 func Global[K, V any](b *topology.Builder, topic string, ks serde.Serde[K], vs serde.Serde[V], store string, opts ...Option) GlobalTable[K, V] {
 	o := parseOptions(b, "Global", []string{optName}, opts)
 	if err := state.ValidateName(store); err != nil {
 		b.Err(fmt.Errorf("ktable: Global %q: %w", topic, err))
 	}
-	sourceName := b.NewName(sourcePrefix)
+	sourceName := o.SuffixedName(b, "-source", sourcePrefix)
 	procName := o.NodeName(b, tableSourcePrefix)
 	sb := state.TimestampedKeyValueStoreBuilder(store, ks, vs, state.WithLogging(false), state.WithCaching(false))
 	old := dsl.NewOldValues(true)

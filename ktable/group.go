@@ -20,34 +20,44 @@ type GroupedTable[K, V any] struct {
 	ks      serde.Serde[K]
 	vs      serde.Serde[V]
 	repName string
-	err     bool
+	// rep is shared by the copies of a grouping: it keeps the source of
+	// its repartition topic once an aggregation created it.
+	rep *groupedRepartition
 }
 
+type groupedRepartition struct{ source string }
+
 // GroupBy re-groups t by the key selector returns for each row, through a
-// repartition topic. Options: Named, WithKeySerde, WithValueSerde (of the
-// selected keys and values), WithRepartitionName.
+// repartition topic. A selected pair whose key or value is nil (for pointer,
+// slice, map or interface types) is not sent, as Kafka Streams skips null
+// pairs. Options: Named, WithKeySerde, WithValueSerde (of the selected keys
+// and values), WithRepartitionName.
 func GroupBy[K, V, KR, VR any](t Table[K, V], selector func(key K, value V) (KR, VR), opts ...Option) GroupedTable[KR, VR] {
 	b := t.b
 	o := parseOptions(b, "GroupBy", []string{optName, optKeySerde, optValueSerde, optGrouped}, opts)
 	name := o.NodeName(b, selectPrefix)
-	g := GroupedTable[KR, VR]{b: b, node: name, repName: o.GroupedName}
+	g := GroupedTable[KR, VR]{b: b, node: name, repName: o.GroupedName, rep: &groupedRepartition{}}
 	g.ks = resolveSerde(b, "GroupBy "+name, "key", o.KeySerde, serde.Serde[KR](nil))
 	g.vs = resolveSerde(b, "GroupBy "+name, "value", o.ValueSerde, serde.Serde[VR](nil))
 	t.EnableSendingOldValues()
 	ks := g.ks
 	topology.AddProcessor(b, name, func() processor.Processor[K, Change[V], KR, Change[VR]] {
-		return &repartitionMapProc[K, V, KR, VR]{selector: selector, ks: ks}
+		return &repartitionMapProc[K, V, KR, VR]{selector: selector, ks: ks,
+			keyNull: dsl.NullCheck[KR](), valueNull: dsl.NullCheck[VR]()}
 	}, t.node)
 	return g
 }
 
 // repartitionMapProc is Kafka Streams' KTableRepartitionMap: it sends the old
 // row's value to its old group as a subtraction and the new row's value to
-// its new group as an addition, in one record when the group is the same.
+// its new group as an addition, in one record when the group is the same. A
+// selected pair whose key or value is null (nil) is not sent.
 type repartitionMapProc[K, V, KR, VR any] struct {
-	ctx      processor.Context[KR, Change[VR]]
-	selector func(K, V) (KR, VR)
-	ks       serde.Serde[KR]
+	ctx       processor.Context[KR, Change[VR]]
+	selector  func(K, V) (KR, VR)
+	ks        serde.Serde[KR]
+	keyNull   func(KR) bool
+	valueNull func(VR) bool
 }
 
 func (p *repartitionMapProc[K, V, KR, VR]) Init(ctx processor.Context[KR, Change[VR]]) error {
@@ -57,6 +67,11 @@ func (p *repartitionMapProc[K, V, KR, VR]) Init(ctx processor.Context[KR, Change
 
 func (p *repartitionMapProc[K, V, KR, VR]) Close() error { return nil }
 
+// selected reports whether a selected pair is not null.
+func (p *repartitionMapProc[K, V, KR, VR]) selected(k KR, v VR) bool {
+	return (p.keyNull == nil || !p.keyNull(k)) && (p.valueNull == nil || !p.valueNull(v))
+}
+
 func (p *repartitionMapProc[K, V, KR, VR]) Process(r processor.Record[K, Change[V]]) error {
 	if r.KeyIsNull() {
 		return fmt.Errorf("the key of a row of the grouped table is null")
@@ -64,13 +79,16 @@ func (p *repartitionMapProc[K, V, KR, VR]) Process(r processor.Record[K, Change[
 	var nk, ok KR
 	var nv, ov VR
 	c := r.Value
-	if c.HasNew {
+	hasNew, hasOld := c.HasNew, c.HasOld
+	if hasNew {
 		nk, nv = p.selector(r.Key, c.New)
+		hasNew = p.selected(nk, nv)
 	}
-	if c.HasOld {
+	if hasOld {
 		ok, ov = p.selector(r.Key, c.Old)
+		hasOld = p.selected(ok, ov)
 	}
-	if c.HasNew && c.HasOld {
+	if hasNew && hasOld {
 		nb, err := p.ks.Serialize(nk)
 		if err != nil {
 			return err
@@ -83,12 +101,12 @@ func (p *repartitionMapProc[K, V, KR, VR]) Process(r processor.Record[K, Change[
 			return p.ctx.Forward(processor.Convert(r, nk, Change[VR]{New: nv, Old: ov, HasNew: true, HasOld: true}, false, false))
 		}
 	}
-	if c.HasOld {
+	if hasOld {
 		if err := p.ctx.Forward(processor.Convert(r, ok, Change[VR]{Old: ov, HasOld: true}, false, false)); err != nil {
 			return err
 		}
 	}
-	if c.HasNew {
+	if hasNew {
 		return p.ctx.Forward(processor.Convert(r, nk, Change[VR]{New: nv, HasNew: true}, false, false))
 	}
 	return nil
@@ -146,10 +164,8 @@ func aggregate[K, V, VA any](g GroupedTable[K, V], op, prefix, store string, vs 
 	if err := state.ValidateName(store); err != nil {
 		b.Err(fmt.Errorf("ktable: %s: %w", op, err))
 	}
-	sinkName, sourceName := o.Name+"-sink", o.Name+"-source"
-	if o.Name == "" {
-		sinkName, sourceName = b.NewName(sinkPrefix), b.NewName(sourcePrefix)
-	}
+	sinkName := o.SuffixedName(b, "-sink", sinkPrefix)
+	sourceName := o.SuffixedName(b, "-source", sourcePrefix)
 	aggName := o.NodeName(b, prefix)
 	topic := store
 	if g.repName != "" {
@@ -157,13 +173,26 @@ func aggregate[K, V, VA any](g GroupedTable[K, V], op, prefix, store string, vs 
 	}
 	topic += "-repartition"
 	vs = resolveSerde(b, op+" "+aggName, "value", o.ValueSerde, vs)
-	b.AddInternalTopic(topology.InternalTopic{Name: topic})
-	var cs serde.Serde[Change[V]]
-	if g.vs != nil {
-		cs = dsl.ChangeSerde(g.vs)
+	if g.ks == nil || g.vs == nil {
+		// GroupBy reported the missing serde; leave the repartition out
+		// rather than report its nodes too.
+		sourceName = g.node
+	} else if g.repName != "" && g.rep.source != "" {
+		// A second aggregation of a grouping with a repartition name
+		// reads the same topic, as in Kafka Streams.
+		sourceName = g.rep.source
+	} else {
+		b.AddInternalTopic(topology.InternalTopic{Name: topic})
+		var cs serde.Serde[Change[V]]
+		if g.vs != nil {
+			cs = dsl.ChangeSerde(g.vs)
+		}
+		topology.AddSink(b, sinkName, topic, g.ks, cs, g.node)
+		topology.AddSource(b, sourceName, g.ks, cs, topic)
+		if g.rep != nil {
+			g.rep.source = sourceName
+		}
 	}
-	topology.AddSink(b, sinkName, topic, g.ks, cs, g.node)
-	topology.AddSource(b, sourceName, g.ks, cs, topic)
 	old := dsl.NewOldValues(true)
 	topology.AddProcessor(b, aggName, func() processor.Processor[K, Change[V], K, Change[VA]] {
 		p := newProc()

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/seed992c72d9/streams/internal/dsl"
+	"github.com/seed992c72d9/streams/internal/exec"
 	"github.com/seed992c72d9/streams/processor"
 	"github.com/seed992c72d9/streams/serde"
 	"github.com/seed992c72d9/streams/state"
@@ -53,14 +54,12 @@ func join[K, V, VO, VR any](left Table[K, V], right Table[K, VO], op string, thi
 		return Table[K, VR]{b: b}
 	}
 	mergeName := o.NodeName(b, mergePrefix)
-	thisName, otherName := o.Name+"-join-this", o.Name+"-join-other"
-	if o.Name == "" {
-		thisName, otherName = b.NewName(joinThisPrefix), b.NewName(joinOtherPrefix)
-	}
+	thisName := o.SuffixedName(b, "-join-this", joinThisPrefix)
+	otherName := o.SuffixedName(b, "-join-other", joinOtherPrefix)
 	sources := append(left.Sources(), right.sources...)
 	b.AddCopartitionGroup(sources...)
 
-	out := Table[K, VR]{b: b, node: mergeName, ks: left.ks, sources: sources}
+	out := Table[K, VR]{b: b, node: mergeName, ks: left.ks, sources: sources, win: joinedWindowClose(left.win, right.win)}
 	if o.ValueSerde != nil {
 		out.vs = dsl.TypedOption[serde.Serde[VR]](b, "ktable: "+op, "value serde", o.ValueSerde)
 	}
@@ -122,7 +121,7 @@ func (p *joinProc[K, V1, V2, VR]) Close() error { return nil }
 
 func (p *joinProc[K, V1, V2, VR]) Process(r processor.Record[K, Change[V1]]) error {
 	if r.KeyIsNull() {
-		dsl.Dropped(p.ctx, "null-key")
+		dsl.Dropped(p.ctx, exec.DropNullKey)
 		return nil
 	}
 	other, ok, err := p.g.Get(r.Key)

@@ -15,6 +15,7 @@ import (
 	"slices"
 
 	"github.com/seed992c72d9/streams/internal/dsl"
+	"github.com/seed992c72d9/streams/internal/exec"
 	"github.com/seed992c72d9/streams/processor"
 	"github.com/seed992c72d9/streams/serde"
 	"github.com/seed992c72d9/streams/state"
@@ -50,6 +51,8 @@ type Table[K, V any] struct {
 	getter  *dsl.GetterSupplier[K, V]
 	old     *dsl.OldValues
 	sources []string
+	// win is set for windowed tables: when their windows close.
+	win *WindowClose[K]
 }
 
 // Spec holds what it takes to wrap a table produced by an existing node.
@@ -69,6 +72,9 @@ type Spec[K, V any] struct {
 	Old *dsl.OldValues
 	// Sources are the names of the source nodes the table comes from.
 	Sources []string
+	// Window is set for windowed tables (windowed aggregations): when
+	// their windows close, which Suppress(UntilWindowCloses) needs.
+	Window *WindowClose[K]
 }
 
 // Wrap returns the table described by s.
@@ -82,7 +88,7 @@ func Wrap[K, V any](s Spec[K, V]) Table[K, V] {
 		old = dsl.NewOldValues(s.Store != "")
 	}
 	return Table[K, V]{b: s.Builder, node: s.Node, ks: s.KeySerde, vs: s.ValueSerde, store: s.Store,
-		getter: g, old: old, sources: slices.Clone(s.Sources)}
+		getter: g, old: old, sources: slices.Clone(s.Sources), win: s.Window}
 }
 
 // Builder returns the topology builder of the table.
@@ -112,14 +118,15 @@ func (t Table[K, V]) Sources() []string { return slices.Clone(t.sources) }
 // From returns the table of the records of topic, materialized in a store
 // named store: each record sets its key's value, a record with a null value
 // deletes the key, and a record with a null key is dropped. Options: Named
-// (the table source processor), WithCaching, WithLogging.
+// (names the table source processor; its source node is named
+// "<name>-source", as in Kafka Streams), WithCaching, WithLogging.
 func From[K, V any](b *topology.Builder, topic string, ks serde.Serde[K], vs serde.Serde[V], store string, opts ...Option) Table[K, V] {
 	const op = "From"
 	o := parseOptions(b, op, []string{optName, optCaching, optLogging}, opts)
 	if err := state.ValidateName(store); err != nil {
 		b.Err(fmt.Errorf("ktable: From %q: %w", topic, err))
 	}
-	sourceName := b.NewName(sourcePrefix)
+	sourceName := o.SuffixedName(b, "-source", sourcePrefix)
 	procName := o.NodeName(b, tableSourcePrefix)
 	topology.AddSource(b, sourceName, ks, vs, topic)
 	t := Materialize(b, sourceName, procName, []string{sourceName}, ks, vs, store, o.StoreOptions())
@@ -147,6 +154,7 @@ type sourceProc[K, V any] struct {
 	s     *dsl.TableStore[K, V]
 	fwd   *dsl.Forwarder[K, V]
 	old   *dsl.OldValues
+	nulls dsl.Nulls[K, V]
 }
 
 func (p *sourceProc[K, V]) Init(ctx processor.Context[K, Change[V]]) error {
@@ -156,14 +164,15 @@ func (p *sourceProc[K, V]) Init(ctx processor.Context[K, Change[V]]) error {
 	}
 	p.ctx, p.s = ctx, s
 	p.fwd = dsl.NewForwarder(ctx, s, p.old.On())
+	p.nulls = dsl.NewNulls[K, V]()
 	return nil
 }
 
 func (p *sourceProc[K, V]) Close() error { return nil }
 
 func (p *sourceProc[K, V]) Process(r processor.Record[K, V]) error {
-	if r.KeyIsNull() {
-		dsl.Dropped(p.ctx, "null-key")
+	if p.nulls.KeyNull(r) {
+		dsl.Dropped(p.ctx, exec.DropNullKey)
 		return nil
 	}
 	oldVT, hadOld, err := p.s.Get(r.Key)
@@ -174,7 +183,7 @@ func (p *sourceProc[K, V]) Process(r processor.Record[K, V]) error {
 		p.ctx.Logger().Debug("out-of-order table update", "store", p.store, "timestamp", r.Timestamp, "previous", oldVT.Timestamp)
 	}
 	var c Change[V]
-	if r.ValueIsNull() {
+	if p.nulls.ValueNull(r) {
 		if _, _, err := p.s.Delete(r.Key); err != nil {
 			return err
 		}

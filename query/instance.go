@@ -40,6 +40,12 @@ type Instance interface {
 	Open(store string, task processor.TaskID) (state.Store, map[string]int64, error)
 }
 
+// StoreLookup may be implemented by an Instance to describe one store
+// without listing them all; the handler uses it for every read.
+type StoreLookup interface {
+	Store(name string) (StoreInfo, bool)
+}
+
 // StoreInfo describes a queryable store.
 type StoreInfo struct {
 	Name string

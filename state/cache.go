@@ -26,7 +26,16 @@ type Cache struct {
 	size int64
 	// head is the most recently used entry, tail the least.
 	head, tail *cacheEntry
+	// free holds removed entries for reuse, so that a full cache, which
+	// evicts an entry for each new key, does not allocate one each time.
+	free []*cacheEntry
+	// flushing counts the flushes in progress: an entry removed during a
+	// flush may still be on the list being flushed, so it is not reused.
+	flushing int
 }
+
+// maxFreeEntries bounds the entries a Cache keeps for reuse.
+const maxFreeEntries = 256
 
 // NewCache returns a cache bounded to maxBytes. A cache of 0 bytes holds
 // nothing; pass a nil *Cache in Env to disable caching instead.
@@ -36,10 +45,12 @@ func NewCache(maxBytes int64) *Cache { return &Cache{max: maxBytes} }
 func (c *Cache) Size() int64 { return c.size }
 
 type cacheEntry struct {
-	nc         *namedCache
-	key        []byte
-	value      []byte // nil marks a deleted key
-	dirty      bool
+	nc    *namedCache
+	key   []byte
+	value []byte // nil marks a deleted key
+	dirty bool
+	// dirtyPos is the entry's latest place in its cache's dirty list.
+	dirtyPos   int
 	rc         RecordContext
 	prev, next *cacheEntry
 }
@@ -91,19 +102,30 @@ type namedCache struct {
 	c       *Cache
 	entries map[string]*cacheEntry
 	// sorted holds the same entries in key order, for range scans: a
-	// window or session lookup scans a narrow range of a large cache.
+	// window or session lookup scans a narrow range of a large cache. It
+	// is built by the first scan and kept from then on, so that stores
+	// that are never scanned (most key-value stores) do not pay for it.
 	sorted *btreemap.BTreeMap[[]byte, *cacheEntry]
-	// dirty keeps dirty entries in the order they were first dirtied.
+	// dirty keeps dirty entries in the order of their latest update, as
+	// Kafka Streams' NamedCache: an entry updated again is appended again,
+	// and its earlier places (where dirtyPos differs) are stale.
 	dirty []*cacheEntry
 	// under is the store the cache writes through to.
 	under kvBytes
 	// listener, if set, hears each flushed entry with the old value it
 	// replaces.
 	listener func(key, newValue, oldValue []byte, rc RecordContext) error
+	// removed counts the entries removed from this cache (evicted or
+	// dropped): while it stays the same, no entry put since has left.
+	removed uint64
+	// skipOld spares reading the value a flushed update replaces when the
+	// listener does not need it; a flushed delete still reads it, to skip
+	// the delete of a key the store never held.
+	skipOld bool
 }
 
 func (c *Cache) newNamed(under kvBytes) *namedCache {
-	return &namedCache{c: c, entries: map[string]*cacheEntry{}, sorted: newEntryTree(), under: under}
+	return &namedCache{c: c, entries: map[string]*cacheEntry{}, under: under}
 }
 
 func newEntryTree() *btreemap.BTreeMap[[]byte, *cacheEntry] {
@@ -111,10 +133,47 @@ func newEntryTree() *btreemap.BTreeMap[[]byte, *cacheEntry] {
 }
 
 func (n *namedCache) remove(e *cacheEntry) {
-	n.c.unlink(e)
-	n.c.size -= e.bytes()
+	n.removed++
+	c := n.c
+	c.unlink(e)
+	c.size -= e.bytes()
 	delete(n.entries, string(e.key))
-	n.sorted.Delete(e.key)
+	if n.sorted != nil {
+		n.sorted.Delete(e.key)
+	}
+	if c.flushing == 0 && !e.dirty && len(c.free) < maxFreeEntries {
+		// Only the struct is reused: snapshots may hold its key and
+		// value slices.
+		*e = cacheEntry{}
+		c.free = append(c.free, e)
+	}
+}
+
+// newEntry returns an entry of nc for a copy of key, reusing a removed one
+// when it can.
+func (c *Cache) newEntry(nc *namedCache, key []byte) *cacheEntry {
+	if n := len(c.free); n > 0 {
+		e := c.free[n-1]
+		c.free[n-1] = nil
+		c.free = c.free[:n-1]
+		e.nc, e.key = nc, bytes.Clone(key)
+		return e
+	}
+	return &cacheEntry{nc: nc, key: bytes.Clone(key)}
+}
+
+// compactDirty drops the stale places of the dirty list.
+func (n *namedCache) compactDirty() {
+	j := 0
+	for i, e := range n.dirty {
+		if e.dirtyPos == i {
+			e.dirtyPos = j
+			n.dirty[j] = e
+			j++
+		}
+	}
+	clear(n.dirty[j:])
+	n.dirty = n.dirty[:j]
 }
 
 // flush writes the dirty entries through, first the one being evicted.
@@ -122,6 +181,7 @@ func (n *namedCache) flush(first *cacheEntry) error {
 	if len(n.dirty) == 0 {
 		return nil
 	}
+	n.compactDirty()
 	order := n.dirty
 	if first != nil {
 		order = make([]*cacheEntry, 0, len(n.dirty))
@@ -133,6 +193,8 @@ func (n *namedCache) flush(first *cacheEntry) error {
 		}
 	}
 	n.dirty = nil
+	n.c.flushing++
+	defer func() { n.c.flushing-- }()
 	for _, e := range order {
 		if !e.dirty {
 			continue
@@ -140,7 +202,7 @@ func (n *namedCache) flush(first *cacheEntry) error {
 		e.dirty = false
 		var old []byte
 		var hadOld bool
-		if n.listener != nil {
+		if n.listener != nil && (e.value == nil || !n.skipOld) {
 			var err error
 			if old, hadOld, err = n.under.get(e.key); err != nil {
 				return err
@@ -164,13 +226,26 @@ func (n *namedCache) flush(first *cacheEntry) error {
 	return nil
 }
 
+// peek returns a copy of the value the cache holds for key, and false when
+// it holds none or a delete, without reading the store below.
+func (n *namedCache) peek(key []byte) ([]byte, bool) {
+	e, ok := n.entries[string(key)]
+	if !ok || e.value == nil {
+		return nil, false
+	}
+	n.c.unlink(e)
+	n.c.pushFront(e)
+	return append(make([]byte, 0, len(e.value)), e.value...), true
+}
+
 func (n *namedCache) drop() {
+	n.removed++
 	for _, e := range n.entries {
 		n.c.unlink(e)
 		n.c.size -= e.bytes()
 	}
 	n.entries = map[string]*cacheEntry{}
-	n.sorted = newEntryTree()
+	n.sorted = nil
 	n.dirty = nil
 }
 
@@ -198,15 +273,19 @@ func (s *cachedKV) put(key, value []byte, rc RecordContext) error {
 		c.size -= e.bytes()
 		c.unlink(e)
 	} else {
-		e = &cacheEntry{nc: s.nc, key: bytes.Clone(key)}
+		e = c.newEntry(s.nc, key)
 		s.nc.entries[string(e.key)] = e
-		s.nc.sorted.ReplaceOrInsert(e.key, e)
+		if s.nc.sorted != nil {
+			s.nc.sorted.ReplaceOrInsert(e.key, e)
+		}
 	}
 	e.value = cloneNil(value)
 	e.rc = rc
-	if !e.dirty {
-		e.dirty = true
-		s.nc.dirty = append(s.nc.dirty, e)
+	e.dirty = true
+	e.dirtyPos = len(s.nc.dirty)
+	s.nc.dirty = append(s.nc.dirty, e)
+	if len(s.nc.dirty) > 2*len(s.nc.entries)+64 {
+		s.nc.compactDirty()
 	}
 	c.size += e.bytes()
 	c.pushFront(e)
@@ -230,6 +309,12 @@ type cachedValue struct{ key, value []byte }
 // snapshot returns the cached entries with keys in [lower, upper) (nil
 // bounds are open), in iteration order.
 func (n *namedCache) snapshot(lower, upper []byte, reverse bool) []cachedValue {
+	if n.sorted == nil {
+		n.sorted = newEntryTree()
+		for _, e := range n.entries {
+			n.sorted.ReplaceOrInsert(e.key, e)
+		}
+	}
 	lo, hi := btreemap.Min[[]byte](), btreemap.Max[[]byte]()
 	if lower != nil {
 		lo = btreemap.GE(lower)

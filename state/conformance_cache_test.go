@@ -180,8 +180,8 @@ func testCacheEviction(t *testing.T, open openFunc) {
 		t.Fatal("the cache flushed before it was full")
 	}
 	// k1 is the least recently used: evicting it flushes all of a's dirty
-	// entries, k1 first, then in the order they were dirtied; b keeps its
-	// own.
+	// entries, k1 first, then in the order of their latest update (as
+	// Kafka Streams' NamedCache); b keeps its own.
 	must(t, a.Put("k3", "v"))
 	equal(t, "a's changelog", logged(h.log, "a"), []string{"k1=v@0", "k2=v@0", "k3=v@0"})
 	equal(t, "b's changelog", logged(h.log, "b"), nil)

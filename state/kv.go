@@ -128,7 +128,7 @@ func (b *KeyValueBuilder[K, V]) BuildReadOnly(bucket *Bucket) (Store, error) {
 // ReadOnly returns the typed read-only store over bucket.
 func (b *KeyValueBuilder[K, V]) ReadOnly(bucket *Bucket) *KeyValueStore[K, V] {
 	return &KeyValueStore[K, V]{name: b.name, ks: b.ks, vs: b.vs, bucket: bucket,
-		timestamped: b.timestamped, kv: &bucketKV{b: bucket}}
+		timestamped: b.timestamped, kv: &bucketKV{b: bucket}, shared: true}
 }
 
 // KeyValueStore is a typed key-value store of one task. Reads see the task's
@@ -148,6 +148,12 @@ type KeyValueStore[K, V any] struct {
 	timestamped bool
 	closed      bool
 	unhook      func() // unregisters the abort hook, if any
+	// shared is set for read-only stores, which several goroutines may
+	// use at once.
+	shared bool
+	// keyBuf holds the key of a point operation when the key serde can
+	// append: every layer below copies the keys it keeps.
+	keyBuf []byte
 }
 
 // Name returns the store name.
@@ -175,6 +181,29 @@ func (s *KeyValueStore[K, V]) key(k K) ([]byte, error) {
 	return b, nil
 }
 
+// pointKey serializes the key of a point operation (Get, Put, Delete). The
+// result is valid until the next call; range bounds use key.
+func (s *KeyValueStore[K, V]) pointKey(k K) ([]byte, error) {
+	a, ok := s.ks.(serde.Appender[K])
+	if !ok || s.shared {
+		// A read-only store may be shared by goroutines (global
+		// stores, queries): it must not reuse a buffer.
+		return s.key(k)
+	}
+	b, notNull, err := a.AppendSerialize(s.keyBuf[:0], k)
+	if err != nil {
+		return nil, s.errorf("serializing key: %w", err)
+	}
+	if !notNull {
+		return nil, s.errorf("null key")
+	}
+	s.keyBuf = b
+	if b == nil {
+		b = []byte{}
+	}
+	return b, nil
+}
+
 func (s *KeyValueStore[K, V]) decode(v []byte) (V, error) {
 	out, err := s.vs.Deserialize(v)
 	if err != nil {
@@ -189,7 +218,7 @@ func (s *KeyValueStore[K, V]) Get(key K) (V, bool, error) {
 	if err := s.check(); err != nil {
 		return zero, false, err
 	}
-	kb, err := s.key(key)
+	kb, err := s.pointKey(key)
 	if err != nil {
 		return zero, false, err
 	}
@@ -209,7 +238,7 @@ func (s *KeyValueStore[K, V]) Put(key K, value V) error {
 	if err := s.check(); err != nil {
 		return err
 	}
-	kb, err := s.key(key)
+	kb, err := s.pointKey(key)
 	if err != nil {
 		return err
 	}
@@ -249,7 +278,7 @@ func (s *KeyValueStore[K, V]) Delete(key K) (V, bool, error) {
 	if err != nil {
 		return old, false, err
 	}
-	kb, err := s.key(key)
+	kb, err := s.pointKey(key)
 	if err != nil {
 		return old, false, err
 	}
@@ -354,6 +383,17 @@ func (s *KeyValueStore[K, V]) ApproximateNumEntries() (int64, error) {
 		n++
 	}
 	return n, nil
+}
+
+// SetFlushOldValues says whether the flush listener needs the value each
+// flushed update replaces (by default it gets it). Without old values the
+// cache reads the store at a flush only for deletes, and the listener gets a
+// nil oldValue for updates. The DSL turns them off for tables whose
+// downstream operators do not ask for old values.
+func (s *KeyValueStore[K, V]) SetFlushOldValues(on bool) {
+	if s.cache != nil {
+		s.cache.skipOld = !on
+	}
 }
 
 // SetFlushListener makes the store call fn for every entry its cache

@@ -104,7 +104,7 @@ func parseKey[K any](ks serde.Serde[K], text string) ([]byte, error) {
 		dec := json.NewDecoder(strings.NewReader(text))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&k); err != nil {
-			return nil, fmt.Errorf("%w: key %s is not JSON for a %s: %v", ErrBadKey, quoteKey(text), reflect.TypeFor[K](), err)
+			return nil, fmt.Errorf("%w: key %s is not a JSON %s: %v", ErrBadKey, quoteKey(text), reflect.TypeFor[K](), err)
 		}
 		if _, err := dec.Token(); err != io.EOF {
 			return nil, fmt.Errorf("%w: key %s has data after its JSON value", ErrBadKey, quoteKey(text))

@@ -32,6 +32,24 @@ func (t tsSerde[V]) Serialize(v ValueAndTimestamp[V]) ([]byte, error) {
 	return append(out, b...), nil
 }
 
+// AppendSerialize implements serde.Appender: the timestamp, then the
+// value, appended in place when the value serde can append.
+func (t tsSerde[V]) AppendSerialize(dst []byte, v ValueAndTimestamp[V]) ([]byte, bool, error) {
+	a, ok := t.vs.(serde.Appender[V])
+	if !ok {
+		b, err := t.Serialize(v)
+		if err != nil || b == nil {
+			return dst, false, err
+		}
+		return append(dst, b...), true, nil
+	}
+	out, notNull, err := a.AppendSerialize(binary.BigEndian.AppendUint64(dst, uint64(v.Timestamp)), v.Value)
+	if err != nil || !notNull {
+		return dst, false, err
+	}
+	return out, true, nil
+}
+
 func (t tsSerde[V]) Deserialize(data []byte) (ValueAndTimestamp[V], error) {
 	var out ValueAndTimestamp[V]
 	if data == nil {

@@ -146,6 +146,9 @@ type WindowStore[K, V any] struct {
 	dups   bool
 	seg    *segmented
 	closed bool
+	// keyBuf holds the store key of a point operation (pointStoreKey),
+	// valBuf the value of a put (pointValue).
+	keyBuf, valBuf []byte
 }
 
 // Name returns the store name.
@@ -248,24 +251,28 @@ func (s *WindowStore[K, V]) Put(key K, value V, windowStart int64) error {
 	if windowStart < 0 {
 		return s.errorf("window start %d is negative", windowStart)
 	}
-	kb, err := s.key(key)
+	if _, err := s.seg.meta(); err != nil {
+		return err
+	}
+	sk, err := s.pointStoreKey(key, windowStart, 0)
 	if err != nil {
 		return err
 	}
-	vb, err := s.vs.Serialize(value)
+	vb, err := s.pointValue(value)
 	if err != nil {
 		return s.errorf("serializing value: %w", err)
 	}
-	var seq uint32
 	if s.dups {
 		if vb == nil {
 			return nil // deleting one of many duplicates means nothing
 		}
-		if seq, err = s.seg.nextSeq(); err != nil {
+		seq, err := s.seg.nextSeq()
+		if err != nil {
 			return err
 		}
+		binary.BigEndian.PutUint32(sk[len(sk)-4:], seq)
 	}
-	return s.seg.put(s.storeKey(kb, windowStart, seq), windowStart, vb)
+	return s.seg.put(sk, windowStart, vb)
 }
 
 // Fetch returns the value of key's window starting at windowStart, unless it
@@ -276,20 +283,32 @@ func (s *WindowStore[K, V]) Fetch(key K, windowStart int64) (V, bool, error) {
 	if err := s.check(); err != nil {
 		return zero, false, err
 	}
-	kb, err := s.key(key)
-	if err != nil {
-		return zero, false, err
-	}
-	if windowStart < 0 {
-		return zero, false, nil
-	}
 	if !s.dups {
-		vb, ok, err := s.seg.get(s.storeKey(kb, windowStart, 0), windowStart)
+		if _, err := s.seg.meta(); err != nil {
+			return zero, false, err
+		}
+		sk, err := s.pointStoreKey(key, windowStart, 0)
+		if err != nil || windowStart < 0 {
+			return zero, false, err
+		}
+		vb, ok, err := s.seg.get(sk, windowStart)
 		if err != nil || !ok {
 			return zero, false, err
 		}
 		v, err := s.decode(vb)
 		return v, err == nil, err
+	}
+	return s.fetchLatestDup(key, windowStart)
+}
+
+// fetchLatestDup returns the latest put of a window of a store retaining
+// duplicates. (Apart from Fetch, whose range loop would make Fetch
+// allocate on every call.)
+func (s *WindowStore[K, V]) fetchLatestDup(key K, windowStart int64) (V, bool, error) {
+	var zero V
+	kb, err := s.key(key)
+	if err != nil || windowStart < 0 {
+		return zero, false, err
 	}
 	for e, err := range s.fetch(kb, windowStart, windowStart, true) {
 		return e.Value, err == nil, err

@@ -185,6 +185,13 @@ type segmented struct {
 	// Commit stages it (once per commit, not once per advance).
 	metaDirty bool
 	unhook    func()
+	// marks are the owning processor's values kept with the data (see
+	// marks.go); log is the changelog they go to, nil when not logged.
+	marks markSet
+	log   ChangelogWriter
+	// fresh are the latest timestamps first written while open (see
+	// window_point.go).
+	fresh []freshTS
 }
 
 // newSegmented opens the segmented layer of a task's store over the staged
@@ -196,6 +203,7 @@ func newSegmented(name, reason string, env Env, retention int64, o storeOptions)
 	var kv kvBytes = &bucketKV{b: b}
 	if o.logging && env.Changelog != nil {
 		kv = &loggedKV{kvBytes: kv, store: name, log: env.Changelog, skip: 8}
+		s.log = env.Changelog
 	}
 	kv = &segmentGuard{kvBytes: kv, s: s}
 	if o.caching && env.Cache != nil {
@@ -208,6 +216,8 @@ func newSegmented(name, reason string, env Env, retention int64, o storeOptions)
 		afterAbort: func() {
 			s.stale = true
 			s.metaDirty = false
+			s.marks.reset()
+			s.fresh = s.fresh[:0]
 			if s.cache != nil {
 				s.cache.drop()
 			}
@@ -270,6 +280,9 @@ func (s *segmented) saveMeta() error {
 
 // commitMeta stages the metadata if it changed, before the task commits.
 func (s *segmented) commitMeta() error {
+	if err := s.stageMarks(false); err != nil {
+		return err
+	}
 	if !s.metaDirty {
 		return nil
 	}
@@ -284,6 +297,7 @@ func (s *segmented) advance(ts int64) error {
 	}
 	s.m.observed = ts
 	s.metaDirty = true
+	s.noteFresh(ts)
 	if live := s.m.minLiveSegment(); live > s.m.live {
 		// Everything before the first live segment goes, including
 		// segments skipped over by a jump in stream time.
@@ -351,6 +365,11 @@ func (s *segmented) get(key []byte, ts int64) ([]byte, bool, error) {
 	}
 	if m.expired(ts) {
 		return nil, false, nil
+	}
+	if s.cache != nil && !s.readOnly && len(s.fresh) > 0 && s.knownAbsent(ts) {
+		// An entry of a fresh timestamp is in the cache or nowhere.
+		v, ok := s.cache.peek(key)
+		return v, ok, nil
 	}
 	v, ok, err := s.kv.get(key)
 	if err != nil {
@@ -459,6 +478,10 @@ func (s *segmented) restore(recs []ChangelogRecord, ts func(key []byte) (int64, 
 	if _, err := s.meta(); err != nil {
 		return err
 	}
+	recs, err := s.splitMarks(recs)
+	if err != nil {
+		return err
+	}
 	times := make([]int64, len(recs))
 	maxTS := int64(processor.NoTimestamp)
 	for i, r := range recs {
@@ -495,12 +518,15 @@ func (s *segmented) flush() error {
 	if err := s.kv.flush(); err != nil {
 		return s.errorf("flushing: %w", err)
 	}
-	return nil
+	return s.stageMarks(true)
 }
 
 func (s *segmented) close() error {
-	var err error
-	if s.metaDirty {
+	err := s.stageMarks(false)
+	if errors.Is(err, ErrClosed) || errors.Is(err, ErrDBClosed) {
+		err = nil
+	}
+	if err == nil && s.metaDirty {
 		// Stage the metadata with the data it describes, should the task
 		// commit after the store closed; a closed task has nothing to stage.
 		if err = s.saveMeta(); errors.Is(err, ErrClosed) || errors.Is(err, ErrDBClosed) {

@@ -96,27 +96,68 @@ type Driver struct {
 	readers  map[string]int
 	internal map[string]bool
 	parts    map[string]int
-	offsets  map[topicPartition]int64
 	rr       map[string]int32
 	// partCache caches partition counts by resolved topic name.
 	partCache map[string]int
 
 	outputs map[string]*queue
-	pending []exec.RawRecord
+	pending []pendingRecord
 	dropped map[string]int64
 	closed  bool
 
 	globalTasks []*exec.Task
 	db          *state.DB
 	cache       *state.Cache
-	// lastOffset is the offset of the last record written to each
-	// topic-partition (for changelog offsets).
-	lastOffset map[topicPartition]int64
+	// topics caches, by resolved name, what a record to or from a topic
+	// needs: its partitions, offsets, reader and output queue.
+	topics map[string]*topicInfo
+	// taskGrid indexes tasks by sub-topology and partition.
+	taskGrid [][]*exec.Task
 }
 
-type topicPartition struct {
-	topic     string
-	partition int32
+// topicInfo is what the driver knows about one topic, named as in Kafka.
+type topicInfo struct {
+	partitions int
+	internal   bool
+	// reader is the sub-topology that reads the topic, if hasReader.
+	reader    int
+	hasReader bool
+	// global is the task keeping a global store of the topic, or nil.
+	global *exec.Task
+	// next is the next offset of each partition; last the offset of the
+	// last record a sink wrote to it, or -1 (for changelog offsets).
+	next, last []int64
+	out        *queue
+}
+
+// topic returns the cached information about topic.
+func (d *Driver) topic(name string) *topicInfo {
+	if ti := d.topics[name]; ti != nil {
+		return ti
+	}
+	ti := &topicInfo{partitions: d.partitionsOfResolved(name), internal: d.internal[name], global: d.globals[name]}
+	ti.reader, ti.hasReader = d.readers[name]
+	d.topics[name] = ti
+	return ti
+}
+
+// nextOffset takes the next offset of a partition of the topic.
+func (ti *topicInfo) nextOffset(partition int32) int64 {
+	for int(partition) >= len(ti.next) {
+		ti.next = append(ti.next, 0)
+		ti.last = append(ti.last, -1)
+	}
+	o := ti.next[partition]
+	ti.next[partition] = o + 1
+	return o
+}
+
+// task returns the task of a sub-topology for a partition, or nil.
+func (d *Driver) task(sub int, partition int32) *exec.Task {
+	if sub < 0 || sub >= len(d.taskGrid) || partition < 0 || int(partition) >= len(d.taskGrid[sub]) {
+		return nil
+	}
+	return d.taskGrid[sub][partition]
 }
 
 type queue struct {
@@ -136,17 +177,16 @@ func New(t *topology.Topology, opts ...Option) (*Driver, error) {
 	}
 	d := &Driver{
 		cfg: cfg, topo: t, clock: cfg.start,
-		tasks:      map[processor.TaskID]*exec.Task{},
-		globals:    map[string]*exec.Task{},
-		readers:    map[string]int{},
-		internal:   map[string]bool{},
-		parts:      map[string]int{},
-		offsets:    map[topicPartition]int64{},
-		rr:         map[string]int32{},
-		partCache:  map[string]int{},
-		outputs:    map[string]*queue{},
-		dropped:    map[string]int64{},
-		lastOffset: map[topicPartition]int64{},
+		tasks:     map[processor.TaskID]*exec.Task{},
+		globals:   map[string]*exec.Task{},
+		readers:   map[string]int{},
+		internal:  map[string]bool{},
+		parts:     map[string]int{},
+		rr:        map[string]int32{},
+		partCache: map[string]int{},
+		outputs:   map[string]*queue{},
+		dropped:   map[string]int64{},
+		topics:    map[string]*topicInfo{},
 	}
 	for topic, n := range cfg.partitions {
 		if n < 1 {
@@ -235,6 +275,10 @@ func New(t *topology.Topology, opts ...Option) (*Driver, error) {
 				return nil, fmt.Errorf("streamstest: %w", err)
 			}
 			d.tasks[id] = task
+			for len(d.taskGrid) <= st.ID {
+				d.taskGrid = append(d.taskGrid, nil)
+			}
+			d.taskGrid[st.ID] = append(d.taskGrid[st.ID], task)
 		}
 	}
 	for _, id := range d.taskIDs() {
@@ -307,33 +351,42 @@ func (d *Driver) Partitions(topic string) int {
 
 // pipe processes one input record and everything it causes: records to
 // repartition topics, stream-time punctuations and commits.
-func (d *Driver) pipe(raw exec.RawRecord) error {
+func (d *Driver) pipe(ti *topicInfo, raw exec.RawRecord) error {
 	if d.closed {
 		return errors.New("streamstest: driver is closed")
 	}
-	if g, ok := d.globals[raw.Topic]; ok {
-		if err := g.Process(raw); err != nil {
+	if ti.global != nil {
+		if err := ti.global.Process(raw); err != nil {
 			return err
 		}
-		return d.commit(g)
+		return d.commit(ti.global)
 	}
-	if _, ok := d.readers[raw.Topic]; !ok {
+	if !ti.hasReader {
 		return fmt.Errorf("streamstest: no source reads topic %q", raw.Topic)
 	}
-	d.pending = append(d.pending, raw)
+	d.pending = append(d.pending, pendingRecord{raw: raw, sub: ti.reader})
 	return d.run()
+}
+
+// pendingRecord is a record waiting to be processed by the task of
+// sub-topology sub for its partition.
+type pendingRecord struct {
+	raw exec.RawRecord
+	sub int
 }
 
 // run processes the pending records in order, including the ones they cause
 // to be written to repartition topics. After each record the task fires its
 // due stream-time punctuations and commits (flushes its stores).
 func (d *Driver) run() error {
-	defer func() { d.pending = d.pending[:0] }()
+	defer func() {
+		clear(d.pending)
+		d.pending = d.pending[:0]
+	}()
 	for i := 0; i < len(d.pending); i++ {
-		rec := d.pending[i]
-		id := processor.TaskID{SubTopology: d.readers[rec.Topic], Partition: rec.Partition}
-		task, ok := d.tasks[id]
-		if !ok {
+		rec := d.pending[i].raw
+		task := d.task(d.pending[i].sub, rec.Partition)
+		if task == nil {
 			return fmt.Errorf("streamstest: topic %q has no partition %d", rec.Topic, rec.Partition)
 		}
 		if err := task.Process(rec); err != nil {
@@ -363,7 +416,7 @@ func (d *Driver) commit(task *exec.Task) error {
 	}
 	for _, s := range task.Stores() {
 		topic := exec.ChangelogTopic(d.cfg.appID, s.Name())
-		if off, ok := d.lastOffset[topicPartition{topic, task.ID().Partition}]; ok {
+		if off, ok := d.lastOffset(topic, task.ID().Partition); ok {
 			if err := ts.Meta().Set([]byte("changelog/"+s.Name()), binary.BigEndian.AppendUint64(nil, uint64(off))); err != nil {
 				return err
 			}
@@ -468,11 +521,14 @@ func (d *Driver) Close() error {
 	return errors.Join(errs...)
 }
 
-func (d *Driver) nextOffset(topic string, partition int32) int64 {
-	tp := topicPartition{topic, partition}
-	o := d.offsets[tp]
-	d.offsets[tp] = o + 1
-	return o
+// lastOffset returns the offset of the last record written to a
+// topic-partition.
+func (d *Driver) lastOffset(topic string, partition int32) (int64, bool) {
+	ti := d.topics[topic]
+	if ti == nil || partition < 0 || int(partition) >= len(ti.last) || ti.last[partition] < 0 {
+		return 0, false
+	}
+	return ti.last[partition], true
 }
 
 // partitionFor applies Kafka's default partitioner.
@@ -506,31 +562,37 @@ type collector Driver
 
 func (c *collector) Send(_ processor.TaskID, rec exec.OutRecord) error {
 	d := (*Driver)(c)
+	ti := d.topic(rec.Topic)
 	if rec.Partition < 0 {
-		rec.Partition = d.partitionFor(rec.Topic, rec.Key, d.partitionsOfResolved(rec.Topic))
+		rec.Partition = d.partitionFor(rec.Topic, rec.Key, ti.partitions)
 	}
 	if len(rec.Headers) == 0 {
 		rec.Headers = nil
 	}
-	if d.internal[rec.Topic] {
-		d.pending = append(d.pending, exec.RawRecord{
-			Topic: rec.Topic, Partition: rec.Partition, Offset: d.nextOffset(rec.Topic, rec.Partition),
+	if ti.internal {
+		if !ti.hasReader {
+			return fmt.Errorf("streamstest: no source reads topic %q", rec.Topic)
+		}
+		d.pending = append(d.pending, pendingRecord{sub: ti.reader, raw: exec.RawRecord{
+			Topic: rec.Topic, Partition: rec.Partition, Offset: ti.nextOffset(rec.Partition),
 			Key: rec.Key, Value: rec.Value, Timestamp: rec.Timestamp, Headers: rec.Headers,
-		})
+		}})
 		return nil
 	}
-	d.lastOffset[topicPartition{rec.Topic, rec.Partition}] = d.nextOffset(rec.Topic, rec.Partition)
-	q := d.outputs[rec.Topic]
-	if q == nil {
-		q = &queue{}
-		d.outputs[rec.Topic] = q
+	ti.last[rec.Partition] = ti.nextOffset(rec.Partition)
+	if ti.out == nil {
+		ti.out = d.outputs[rec.Topic]
+		if ti.out == nil {
+			ti.out = &queue{}
+			d.outputs[rec.Topic] = ti.out
+		}
 	}
-	q.recs = append(q.recs, rec)
+	ti.out.recs = append(ti.out.recs, rec)
 	return nil
 }
 
 func (c *collector) Partitions(topic string) (int, error) {
-	return (*Driver)(c).partitionsOfResolved(topic), nil
+	return (*Driver)(c).topic(topic).partitions, nil
 }
 
 type metrics Driver

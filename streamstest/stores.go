@@ -30,10 +30,12 @@ func TableStore[K, V any](d *Driver, name string, partition int32) (*state.KeyVa
 }
 
 // ReadKeyValueStore reads every entry of a key-value store over all
-// partitions, partition by partition, each in key order.
+// partitions, partition by partition, each in key order. A global store is
+// read once: it holds every partition.
 func ReadKeyValueStore[K, V any](d *Driver, name string) ([]state.KeyValue[K, V], error) {
 	var out []state.KeyValue[K, V]
-	for p := int32(0); ; p++ {
+	_, _, global := d.topo.GlobalStore(name)
+	for p := int32(0); !global || p == 0; p++ {
 		s, err := d.storeAny(name, p)
 		if err != nil {
 			if p > 0 {
@@ -52,6 +54,7 @@ func ReadKeyValueStore[K, V any](d *Driver, name string) ([]state.KeyValue[K, V]
 			out = append(out, e)
 		}
 	}
+	return out, nil
 }
 
 // ReadTable reads the values of a DSL table's store over all partitions,

@@ -127,11 +127,11 @@ func (in *InputTopic[K, V]) pipe(rec Record[K, V], partition int32) error {
 // partitioner chooses. Use it to pipe bytes no serde produces, such as a
 // corrupt record.
 func (d *Driver) PipeRaw(topic string, partition int32, key, value []byte, timestamp int64, headers processor.Headers) error {
-	_, isGlobal := d.globals[topic]
-	if _, ok := d.readers[topic]; !ok && !isGlobal {
+	ti := d.topic(topic)
+	if !ti.hasReader && ti.global == nil {
 		return fmt.Errorf("streamstest: no source reads topic %q", topic)
 	}
-	n := d.partitionsOfResolved(topic)
+	n := ti.partitions
 	if partition < 0 {
 		partition = d.partitionFor(topic, key, n)
 	} else if int(partition) >= n {
@@ -140,8 +140,8 @@ func (d *Driver) PipeRaw(topic string, partition int32, key, value []byte, times
 	if len(headers) == 0 {
 		headers = nil
 	}
-	return d.pipe(exec.RawRecord{
-		Topic: topic, Partition: partition, Offset: d.nextOffset(topic, partition),
+	return d.pipe(ti, exec.RawRecord{
+		Topic: topic, Partition: partition, Offset: ti.nextOffset(partition),
 		Key: key, Value: value, Timestamp: timestamp, Headers: headers,
 	})
 }

@@ -24,6 +24,13 @@ func (s timeWindowed[K]) String() string {
 }
 
 func (s timeWindowed[K]) Serialize(w Windowed[K]) ([]byte, error) {
+	if a, ok := s.inner.(serde.Appender[K]); ok {
+		out, notNull, err := a.AppendSerialize(nil, w.Key)
+		if err != nil || !notNull {
+			return nil, err
+		}
+		return binary.BigEndian.AppendUint64(out, uint64(w.Window.Start)), nil
+	}
 	k, err := s.inner.Serialize(w.Key)
 	if err != nil {
 		return nil, err

@@ -3,6 +3,8 @@
 package dsl
 
 import (
+	"reflect"
+
 	"github.com/seed992c72d9/streams/internal/exec"
 	"github.com/seed992c72d9/streams/processor"
 	"github.com/seed992c72d9/streams/state"
@@ -97,6 +99,7 @@ func NewForwarder[K, V any](ctx processor.Context[K, Change[V]], store *TableSto
 		}
 		return ctx.Forward(processor.Record[K, Change[V]]{Key: key, Value: c, Timestamp: ts, Headers: rc.Headers})
 	})
+	store.SetFlushOldValues(sendOld)
 	return f
 }
 
@@ -146,3 +149,37 @@ func (o *OldValues) Enable() {
 
 // On reports whether old values are sent.
 func (o *OldValues) On() bool { return o.on }
+
+// NullCheck returns a function that reports whether a value of type T is
+// nil, for the types that can hold nil (pointers, slices, maps, interfaces,
+// channels and functions), or nil for the others, whose values are never
+// null. Operators treat a nil key or value like one read from Kafka as null.
+func NullCheck[T any]() func(T) bool {
+	switch reflect.TypeFor[T]().Kind() {
+	case reflect.Pointer, reflect.Slice, reflect.Map, reflect.Interface, reflect.Chan, reflect.Func:
+		return func(v T) bool { return reflect.ValueOf(&v).Elem().IsNil() }
+	}
+	return nil
+}
+
+// Nulls tells whether the key and the value of records of types K and V are
+// null: marked null (read from Kafka as null) or nil.
+type Nulls[K, V any] struct {
+	key   func(K) bool
+	value func(V) bool
+}
+
+// NewNulls returns the null checks for K and V.
+func NewNulls[K, V any]() Nulls[K, V] {
+	return Nulls[K, V]{key: NullCheck[K](), value: NullCheck[V]()}
+}
+
+// KeyNull reports whether r's key is null.
+func (n Nulls[K, V]) KeyNull(r processor.Record[K, V]) bool {
+	return r.KeyIsNull() || (n.key != nil && n.key(r.Key))
+}
+
+// ValueNull reports whether r's value is null.
+func (n Nulls[K, V]) ValueNull(r processor.Record[K, V]) bool {
+	return r.ValueIsNull() || (n.value != nil && n.value(r.Value))
+}

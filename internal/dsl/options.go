@@ -36,6 +36,10 @@ type Options struct {
 	Retention   int64
 	GroupedName string
 	set         []string
+
+	// OtherValueSerde is the value serde of a stream-stream join's other
+	// stream.
+	OtherValueSerde any
 }
 
 // Option kinds, named after the functions that make them.
@@ -43,6 +47,7 @@ const (
 	OptName        = "Named"
 	OptKeySerde    = "WithKeySerde"
 	OptValueSerde  = "WithValueSerde"
+	OptOtherValue  = "WithOtherValueSerde"
 	OptPartitioner = "WithPartitioner"
 	OptPartitions  = "WithPartitions"
 	OptStores      = "WithStores"
@@ -72,6 +77,12 @@ func WithKeySerde[K any](s serde.Serde[K]) Option {
 // with.
 func WithValueSerde[V any](s serde.Serde[V]) Option {
 	return Option{OptValueSerde, func(o *Options) { o.ValueSerde = s }}
+}
+
+// WithOtherValueSerde sets the value serde of the other stream of a
+// stream-stream join, for its store (and repartition topic).
+func WithOtherValueSerde[V any](s serde.Serde[V]) Option {
+	return Option{OptOtherValue, func(o *Options) { o.OtherValueSerde = s }}
 }
 
 // WithPartitioner sets the partitioner of To or Repartition.
@@ -223,8 +234,11 @@ func ResolveSerde[T any](b *topology.Builder, op, part string, fromOption any, k
 		return s
 	}
 	opt := OptKeySerde
-	if part == "value" {
+	switch part {
+	case "value":
 		opt = OptValueSerde
+	case "other value":
+		opt = OptOtherValue
 	}
 	pkg, _, _ := strings.Cut(op, ":")
 	b.Err(fmt.Errorf("%s: no %s serde for type %s; pass one with %s.%s",

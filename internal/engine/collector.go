@@ -79,8 +79,8 @@ func (c *collector) Send(task processor.TaskID, rec exec.OutRecord) error {
 	}
 	changelog := c.t.e.isChangelog(rec.Topic)
 	c.produced++
-	if !changelog && rec.Timestamp > 0 {
-		c.t.e.metrics.EndToEnd.Observe(float64(time.Now().UnixMilli()-rec.Timestamp) / 1000)
+	if !changelog && rec.Timestamp > 0 && c.t.now > 0 {
+		c.t.e.metrics.EndToEnd.Observe(float64(c.t.now-rec.Timestamp) / 1000)
 	}
 	c.t.cl.Produce(context.Background(), r, func(r *kgo.Record, err error) {
 		c.mu.Lock()

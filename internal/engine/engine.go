@@ -143,7 +143,12 @@ func New(opts Options) (*Engine, error) {
 func (e *Engine) Layout() *Layout { return e.layout }
 
 func (e *Engine) clientOpts(extra ...kgo.Opt) []kgo.Opt {
-	opts := []kgo.Opt{kgo.SeedBrokers(e.opts.Brokers...), kgo.WithLogger(kgoLogger{e.log})}
+	// A fetch waits at most 500 ms for data (the Java consumer's default;
+	// franz-go's is 5 s), so that a partition whose fetching resumes is not
+	// left waiting behind a long fetch. The user's options come after and
+	// may change it.
+	opts := []kgo.Opt{kgo.SeedBrokers(e.opts.Brokers...), kgo.WithLogger(kgoLogger{e.log}),
+		kgo.FetchMaxWait(500 * time.Millisecond)}
 	opts = append(opts, e.opts.KafkaOpts...)
 	return append(opts, extra...)
 }

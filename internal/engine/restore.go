@@ -79,14 +79,20 @@ func (e *Engine) restoreStore(ctx context.Context, log *slog.Logger, id processo
 	done := e.metrics.RestoreDone.WithLabelValues(s.Name())
 	began := time.Now()
 	n, err := e.consumeChangelog(ctx, topic, id.Partition, start, end, func(batch []state.ChangelogRecord, upTo int64) error {
+		if len(batch) == 0 {
+			return nil
+		}
 		if err := r.RestoreBatch(batch); err != nil {
 			return err
 		}
-		if err := ts.Meta().Set([]byte(metaChangelog+s.Name()), binary.BigEndian.AppendUint64(nil, uint64(upTo))); err != nil {
+		// The position is the last data record applied, as the active
+		// task records it.
+		last := batch[len(batch)-1].Offset
+		if err := ts.Meta().Set([]byte(metaChangelog+s.Name()), binary.BigEndian.AppendUint64(nil, uint64(last))); err != nil {
 			return err
 		}
 		done.Add(float64(len(batch)))
-		left.Set(float64(end - 1 - upTo))
+		left.Set(float64(end - 1 - last))
 		return ts.Commit()
 	})
 	if err != nil {

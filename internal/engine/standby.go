@@ -94,11 +94,15 @@ func (r *standbyRunner) run(ctx context.Context) error {
 			if !ok {
 				return
 			}
+			if rec.Attrs.IsControl() {
+				return
+			}
+			// Like the active task, a standby records the offset of the
+			// last data record it applied, so that both copies report
+			// the same position.
 			s.reached = rec.Offset
 			s.task.dirty = true
-			if !rec.Attrs.IsControl() {
-				s.batch = append(s.batch, state.ChangelogRecord{Key: rec.Key, Value: rec.Value, Timestamp: rec.Timestamp.UnixMilli(), Offset: rec.Offset})
-			}
+			s.batch = append(s.batch, state.ChangelogRecord{Key: rec.Key, Value: rec.Value, Timestamp: rec.Timestamp.UnixMilli(), Offset: rec.Offset})
 		})
 		if time.Since(lastCommit) >= r.e.opts.CommitInterval {
 			if err := r.commitAll(); err != nil {

@@ -45,6 +45,10 @@ type taskRun struct {
 type entryQueue struct {
 	buf  []exec.Entry
 	head int
+	// next is the offset after the last record processed from the queue;
+	// dirty says it changed since it was copied to the task's positions.
+	next  int64
+	dirty bool
 }
 
 func (q *entryQueue) len() int { return len(q.buf) - q.head }
@@ -86,7 +90,9 @@ type thread struct {
 	changed bool
 	sub     Subscription
 
-	lastCommit      time.Time
+	lastCommit time.Time
+	// now is the time of the current loop iteration, in milliseconds.
+	now             int64
 	commitRequested bool
 	running         bool
 	// needRewind makes the next commit abort, so that fetching restarts
@@ -203,6 +209,7 @@ func (t *thread) run(ctx context.Context) (err error) {
 		}
 	}
 	for ctx.Err() == nil {
+		t.now = time.Now().UnixMilli()
 		if info, changed := t.takeChanged(); changed {
 			t.setRunning(false)
 			if err := t.commit(ctx); err != nil {
@@ -252,8 +259,14 @@ func (t *thread) poll(ctx context.Context) error {
 		wait = 0
 	}
 	wait = max(min(wait, 100*time.Millisecond), time.Millisecond)
+	room := t.room()
+	if room == 0 {
+		// Every queue is full: leave the records with the client, which
+		// stops fetching until they are taken (back-pressure).
+		return nil
+	}
 	pctx, cancel := context.WithTimeout(ctx, wait)
-	fetches := t.cl.PollRecords(pctx, 10000)
+	fetches := t.cl.PollRecords(pctx, room)
 	cancel()
 	if fetches.IsClientClosed() {
 		return fmt.Errorf("thread %d: the Kafka client closed", t.idx)
@@ -337,7 +350,7 @@ func (t *thread) poll(ctx context.Context) error {
 			}
 			q.push(e)
 		}
-		if q.len() >= t.e.opts.MaxBufferedRecords && !t.paused[tp] {
+		if q.len() >= 2*t.e.opts.MaxBufferedRecords && !t.paused[tp] {
 			t.paused[tp] = true
 			if pause == nil {
 				pause = map[string][]int32{}
@@ -352,6 +365,21 @@ func (t *thread) poll(ctx context.Context) error {
 		return fmt.Errorf("thread %d: %w", t.idx, fatal)
 	}
 	return nil
+}
+
+// room returns how many records the queues can take: the free space up to
+// MaxBufferedRecords per assigned partition, at most 10000.
+func (t *thread) room() int {
+	n := 0
+	for _, tr := range t.tasks {
+		for _, q := range tr.queues {
+			n += max(t.e.opts.MaxBufferedRecords-q.len(), 0)
+		}
+	}
+	if len(t.tasks) == 0 {
+		n = 1000
+	}
+	return min(n, 10000)
 }
 
 func (t *thread) buffered() bool {
@@ -371,20 +399,30 @@ func (t *thread) process() error {
 	var resume map[string][]int32
 	for _, tr := range t.tasks {
 		n := 0
+		var start time.Time
 		for ; n < 1000; n++ {
 			q := t.pick(tr)
 			if q == nil {
 				break
 			}
+			if n == 0 {
+				start = time.Now()
+			}
 			e := q.pop()
-			start := time.Now()
 			if err := tr.task.ProcessEntry(&e); err != nil {
 				return fmt.Errorf("thread %d: %w", t.idx, err)
 			}
-			tr.m.record(time.Since(start))
-			tr.next[topicPartition{e.Raw.Topic, e.Raw.Partition}] = e.Raw.Offset + 1
+			q.next = e.Raw.Offset + 1
+			q.dirty = true
 		}
 		if n > 0 {
+			tr.m.record(n, time.Since(start))
+			for tp, q := range tr.queues {
+				if q.dirty {
+					tr.next[tp] = q.next
+					q.dirty = false
+				}
+			}
 			if _, err := tr.task.PunctuateStreamTime(); err != nil {
 				return fmt.Errorf("thread %d: %w", t.idx, err)
 			}

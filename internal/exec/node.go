@@ -106,6 +106,31 @@ func CountDropped(ctx processor.BaseContext, reason string) {
 	}
 }
 
+// TaskLocal returns the value kept under key in the task that ctx's node
+// belongs to, made by create on first use. It lets the processors of one
+// DSL operator share per-task state that is not a store, such as the stream
+// time of a stream-stream join's two sides; the value lives as long as the
+// task. A context this package did not make gets a fresh value each call.
+func TaskLocal(ctx processor.BaseContext, key any, create func() any) any {
+	if l, ok := ctx.(interface{ taskLocal(any, func() any) any }); ok {
+		return l.taskLocal(key, create)
+	}
+	return create()
+}
+
+func (b *nodeBase) taskLocal(key any, create func() any) any {
+	t := b.task
+	if v, ok := t.locals[key]; ok {
+		return v
+	}
+	if t.locals == nil {
+		t.locals = map[any]any{}
+	}
+	v := create()
+	t.locals[key] = v
+	return v
+}
+
 // childList keeps the typed children of a node.
 type childList[K, V any] struct {
 	task     *Task

@@ -95,6 +95,9 @@ type Task struct {
 	// entry is reused by Process.
 	entry Entry
 
+	// changelogTopics caches changelog topic names by store.
+	changelogTopics map[string]string
+
 	// locals holds per-task values of DSL operators (TaskLocal).
 	locals map[any]any
 
@@ -435,8 +438,16 @@ func (w changelogWriter) Log(store string, key, value []byte, timestamp int64) e
 	if timestamp < 0 {
 		timestamp = 0
 	}
+	topic, ok := w.t.changelogTopics[store]
+	if !ok {
+		topic = ChangelogTopic(w.t.env.ApplicationID, store)
+		if w.t.changelogTopics == nil {
+			w.t.changelogTopics = map[string]string{}
+		}
+		w.t.changelogTopics[store] = topic
+	}
 	return w.t.env.Collector.Send(w.t.id, OutRecord{
-		Topic:     ChangelogTopic(w.t.env.ApplicationID, store),
+		Topic:     topic,
 		Partition: w.t.id.Partition,
 		Key:       key, Value: value, Timestamp: timestamp,
 	})

@@ -1,0 +1,142 @@
+package window_test
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/seed992c72d9/streams/serde"
+	"github.com/seed992c72d9/streams/window"
+)
+
+func TestWindowsFor(t *testing.T) {
+	for _, c := range []struct {
+		w    window.TimeWindows
+		ts   int64
+		want string
+	}{
+		{window.Tumbling(10 * time.Millisecond), 0, "[0/10]"},
+		{window.Tumbling(10 * time.Millisecond), 9, "[0/10]"},
+		{window.Tumbling(10 * time.Millisecond), 10, "[10/20]"},
+		{window.Hopping(10*time.Millisecond, 5*time.Millisecond), 3, "[0/10]"},
+		{window.Hopping(10*time.Millisecond, 5*time.Millisecond), 7, "[0/10 5/15]"},
+		{window.Hopping(10*time.Millisecond, 3*time.Millisecond), 10, "[3/13 6/16 9/19]"},
+		{window.Tumbling(time.Minute), 61_000, "[60000/120000]"},
+	} {
+		if got := fmt.Sprint(c.w.WindowsFor(c.ts)); got != c.want {
+			t.Errorf("%+v.WindowsFor(%d) = %s, want %s", c.w, c.ts, got, c.want)
+		}
+	}
+	if got := window.Tumbling(10 * time.Millisecond).WithGrace(5 * time.Millisecond).CloseMs(); got != 15 {
+		t.Errorf("CloseMs = %d, want 15", got)
+	}
+}
+
+func TestWindowErrors(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{window.Tumbling(0).Err(), "size 0s must be positive"},
+		{window.Tumbling(time.Microsecond).Err(), "not a whole number of milliseconds"},
+		{window.Hopping(time.Second, 2*time.Second).Err(), "at most the size"},
+		{window.Tumbling(time.Second).WithGrace(-time.Second).Err(), "grace -1s is negative"},
+		{window.Sliding(0).Err(), "time difference 0s must be positive"},
+		{window.Session(0).Err(), "inactivity gap 0s must be positive"},
+		{window.UntilTimeLimit(-time.Second, window.Unbounded()).Err(), "time limit -1s is negative"},
+		{window.UntilWindowCloses(window.MaxRecords(3)).Err(), "needs a strict buffer"},
+		{window.UntilWindowCloses(window.MaxRecords(-1).ShutDownWhenFull()).Err(), "record limit -1 is negative"},
+		{window.UntilTimeLimit(time.Second, window.MaxBytes(-1)).Err(), "byte limit -1 is negative"},
+	} {
+		if c.err == nil || !strings.Contains(c.err.Error(), c.want) {
+			t.Errorf("error %v, want one containing %q", c.err, c.want)
+		}
+	}
+	for _, err := range []error{
+		window.UntilWindowCloses(window.Unbounded()).Err(),
+		window.UntilWindowCloses(window.MaxRecords(3).ShutDownWhenFull()).Err(),
+		window.UntilWindowCloses(window.BufferConfig{}).Err(),
+		window.UntilTimeLimit(0, window.MaxBytes(10)).Err(),
+	} {
+		if err != nil {
+			t.Errorf("unexpected error %v", err)
+		}
+	}
+}
+
+func TestBufferConfig(t *testing.T) {
+	var zero window.BufferConfig
+	if zero.MaxRecordsLimit() != math.MaxInt64 || zero.MaxBytesLimit() != math.MaxInt64 ||
+		zero.FullPolicy() != window.ShutDownWhenFull || !zero.Logging() {
+		t.Errorf("the zero BufferConfig is not an unbounded, strict, logged buffer: %+v", zero)
+	}
+	c := window.MaxRecords(5).WithMaxBytes(100).WithLoggingDisabled()
+	if c.MaxRecordsLimit() != 5 || c.MaxBytesLimit() != 100 || c.FullPolicy() != window.EmitEarlyWhenFull || c.Logging() {
+		t.Errorf("MaxRecords(5).WithMaxBytes(100).WithLoggingDisabled() = %+v", c)
+	}
+	if got := c.ShutDownWhenFull().FullPolicy(); got != window.ShutDownWhenFull {
+		t.Errorf("ShutDownWhenFull: %v", got)
+	}
+	s := window.UntilTimeLimit(2*time.Second, c)
+	if s.UntilWindowCloses() || s.TimeLimitMs() != 2000 || s.Buffer().MaxRecordsLimit() != 5 {
+		t.Errorf("UntilTimeLimit = %+v", s)
+	}
+	if !window.UntilWindowCloses(window.Unbounded()).UntilWindowCloses() {
+		t.Error("UntilWindowCloses does not say so")
+	}
+	if window.ShutDownWhenFull.String() != "shut down when full" || window.EmitEarlyWhenFull.String() != "emit early when full" {
+		t.Error("BufferFullPolicy names")
+	}
+}
+
+func TestWindowedSerdes(t *testing.T) {
+	tw := window.TimeWindowedSerde(serde.String(), 10)
+	k := window.Windowed[string]{Key: "key", Window: window.Window{Start: 20, End: 30}}
+	b, err := tw.Serialize(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := append([]byte("key"), 0, 0, 0, 0, 0, 0, 0, 20); !bytes.Equal(b, want) {
+		t.Errorf("time-windowed bytes = %v, want %v", b, want)
+	}
+	if got, err := tw.Deserialize(b); err != nil || got != k {
+		t.Errorf("time-windowed round trip = %v, %v", got, err)
+	}
+	sw := window.SessionWindowedSerde(serde.String())
+	sk := window.Windowed[string]{Key: "key", Window: window.Window{Start: 3, End: 7}}
+	b, err = sw.Serialize(sk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := append([]byte("key"), 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 3); !bytes.Equal(b, want) {
+		t.Errorf("session-windowed bytes = %v, want %v", b, want)
+	}
+	if got, err := sw.Deserialize(b); err != nil || got != sk {
+		t.Errorf("session-windowed round trip = %v, %v", got, err)
+	}
+	if _, err := tw.Deserialize([]byte{1, 2}); err == nil {
+		t.Error("a short time-windowed key decoded")
+	}
+	if _, err := sw.Deserialize([]byte{1, 2}); err == nil {
+		t.Error("a short session-windowed key decoded")
+	}
+	// Sinks partition windowed keys by their key alone.
+	type baseKeyer interface {
+		SerializeBaseKey(window.Windowed[string]) ([]byte, error)
+	}
+	for _, s := range []serde.Serde[window.Windowed[string]]{tw, sw} {
+		bk, ok := s.(baseKeyer)
+		if !ok {
+			t.Fatalf("%T does not serialize base keys", s)
+		}
+		if b, err := bk.SerializeBaseKey(k); err != nil || string(b) != "key" {
+			t.Errorf("%T.SerializeBaseKey = %q, %v", s, b, err)
+		}
+	}
+	if got := k.String(); got != "[key@20/30]" {
+		t.Errorf("String = %s", got)
+	}
+}

@@ -190,6 +190,11 @@ type suppressProc[K, V any] struct {
 	buf        *state.TimeOrderedBuffer
 	sendOld    bool
 	streamTime int64
+	// expiry and dueErr serve due; the method values are made once.
+	expiry        int64
+	dueErr        error
+	dueFn, overFn func() bool
+	emitFn        func(state.BufferedRecord) error
 }
 
 func (p *suppressProc[K, V]) Init(ctx processor.Context[K, Change[V]]) error {
@@ -199,6 +204,7 @@ func (p *suppressProc[K, V]) Init(ctx processor.Context[K, Change[V]]) error {
 	}
 	p.ctx, p.buf = ctx, buf
 	p.sendOld = p.cfg.old.On()
+	p.dueFn, p.overFn, p.emitFn = p.due, p.overCapacity, p.emit
 	p.streamTime = processor.NoTimestamp
 	if st, ok, err := buf.StreamTime(); err != nil {
 		return err
@@ -249,35 +255,37 @@ func (p *suppressProc[K, V]) Process(r processor.Record[K, Change[V]]) error {
 // enforce emits what is due, then what does not fit, as Kafka Streams'
 // enforceConstraints.
 func (p *suppressProc[K, V]) enforce() error {
-	expiry := p.streamTime - p.cfg.durationMs
+	p.expiry = p.streamTime - p.cfg.durationMs
 	if p.cfg.durationMs > 0 && p.streamTime < math.MinInt64+p.cfg.durationMs {
-		expiry = math.MinInt64
+		p.expiry = math.MinInt64
 	}
-	var evictErr error
-	due := func() bool {
-		min, err := p.buf.MinTime()
-		if err != nil {
-			evictErr = err
-			return false
-		}
-		return min <= expiry
-	}
-	if err := p.buf.EvictWhile(due, p.emit); err != nil {
+	p.dueErr = nil
+	if err := p.buf.EvictWhile(p.dueFn, p.emitFn); err != nil {
 		return err
 	}
-	if evictErr != nil {
-		return evictErr
+	if p.dueErr != nil {
+		return p.dueErr
 	}
 	if !p.overCapacity() {
 		return nil
 	}
 	if p.cfg.full == window.EmitEarlyWhenFull {
-		return p.buf.EvictWhile(p.overCapacity, p.emit)
+		return p.buf.EvictWhile(p.overFn, p.emitFn)
 	}
 	n, _ := p.buf.Len()
 	size, _ := p.buf.SizeBytes()
 	return fmt.Errorf("ktable: Suppress %s: buffer exceeded its max capacity. Currently [%d/%d] records and [%d/%d] bytes",
 		p.cfg.node, n, p.cfg.maxRecords, size, p.cfg.maxBytes)
+}
+
+// due reports whether the oldest buffered entry is due.
+func (p *suppressProc[K, V]) due() bool {
+	min, err := p.buf.MinTime()
+	if err != nil {
+		p.dueErr = err
+		return false
+	}
+	return min <= p.expiry
 }
 
 func (p *suppressProc[K, V]) overCapacity() bool {

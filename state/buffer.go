@@ -5,9 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"maps"
 	"math"
-	"slices"
+	"strings"
 
 	"github.com/RaduBerinde/btreemap"
 
@@ -120,7 +119,7 @@ func compareBufferKeys(a, b bufferKey) int {
 	case a.time > b.time:
 		return 1
 	}
-	return bytes.Compare([]byte(a.key), []byte(b.key))
+	return strings.Compare(a.key, b.key)
 }
 
 // TimeOrderedBuffer is the suppression buffer of one task (see
@@ -143,10 +142,34 @@ type TimeOrderedBuffer struct {
 	hasStreamTime   bool
 	streamTimeDirty bool
 	timeUnlogged    bool
-	// dirty holds the keys changed since they were last staged; unlogged
-	// the ones a commit staged without logging them.
-	dirty    map[string]bool
-	unlogged map[string]bool
+	// dirty holds the keys changed since they were last staged, in the
+	// order they were first changed; unlogged the ones a commit staged
+	// without logging them.
+	dirty    keySet
+	unlogged keySet
+}
+
+// keySet is a set of keys that remembers the order they were added in.
+type keySet struct {
+	has  map[string]bool
+	list []string
+}
+
+func (k *keySet) add(key string) {
+	if k.has[key] {
+		return
+	}
+	if k.has == nil {
+		k.has = map[string]bool{}
+	}
+	k.has[key] = true
+	k.list = append(k.list, key)
+}
+
+func (k *keySet) reset() {
+	clear(k.has)
+	clear(k.list)
+	k.list = k.list[:0]
 }
 
 // Bucket keys: entries under 'e' | key, the stream time under 'm' 't'.
@@ -176,7 +199,9 @@ func (s *TimeOrderedBuffer) load() error {
 	s.index = map[string]*BufferedRecord{}
 	s.sorted = btreemap.New[bufferKey, *BufferedRecord](16, compareBufferKeys)
 	s.bytes, s.streamTime, s.hasStreamTime, s.streamTimeDirty = 0, 0, false, false
-	s.dirty, s.unlogged, s.timeUnlogged = nil, nil, false
+	s.dirty.reset()
+	s.unlogged.reset()
+	s.timeUnlogged = false
 	for e, err := range s.bucket.All(nil, nil, false) {
 		if err != nil {
 			return s.errorf("loading: %w", err)
@@ -213,10 +238,9 @@ func (s *TimeOrderedBuffer) remove(r *BufferedRecord) {
 }
 
 func (s *TimeOrderedBuffer) markDirty(key []byte) {
-	if s.dirty == nil {
-		s.dirty = map[string]bool{}
+	if !s.dirty.has[string(key)] {
+		s.dirty.add(string(key))
 	}
-	s.dirty[string(key)] = true
 }
 
 // Put buffers an update of key at the given buffer time, with the old and
@@ -227,17 +251,18 @@ func (s *TimeOrderedBuffer) Put(time int64, key, oldValue, newValue []byte, rc R
 	if err := s.check(); err != nil {
 		return err
 	}
-	r := &BufferedRecord{Key: bytes.Clone(key), Time: time, Prior: cloneNil(oldValue), Old: cloneNil(oldValue),
-		New: cloneNil(newValue), Context: rc}
 	if prev, ok := s.index[string(key)]; ok {
-		r.Time, r.Prior = prev.Time, prev.Prior
+		// The key keeps its place: update the entry in place. (Eviction
+		// hands out copies of entries, so none is shared.)
 		s.bytes -= prev.size()
-		s.index[string(r.Key)] = r
-		s.sorted.ReplaceOrInsert(bufferKey{r.Time, string(r.Key)}, r)
-		s.bytes += r.size()
-	} else {
-		s.insert(r)
+		prev.Old, prev.New, prev.Context = cloneNil(oldValue), cloneNil(newValue), rc
+		s.bytes += prev.size()
+		s.markDirty(prev.Key)
+		return nil
 	}
+	prior := cloneNil(oldValue)
+	r := &BufferedRecord{Key: bytes.Clone(key), Time: time, Prior: prior, Old: prior, New: cloneNil(newValue), Context: rc}
+	s.insert(r)
 	s.markDirty(r.Key)
 	return nil
 }
@@ -357,7 +382,8 @@ func (s *TimeOrderedBuffer) stage(log bool) error {
 		s.streamTimeDirty = false
 		s.timeUnlogged = s.log != nil
 	}
-	for _, k := range slices.Sorted(maps.Keys(s.dirty)) {
+	logNow := log && s.log != nil
+	for _, k := range s.dirty.list {
 		bk, v := s.encoded(k)
 		var err error
 		if v == nil {
@@ -368,28 +394,27 @@ func (s *TimeOrderedBuffer) stage(log bool) error {
 		if err != nil {
 			return s.errorf("staging: %w", err)
 		}
-		if s.log != nil {
-			if s.unlogged == nil {
-				s.unlogged = map[string]bool{}
+		switch {
+		case logNow && !s.unlogged.has[k]:
+			// The bucket copied key and value: the changelog may own them.
+			if err := s.log.Log(s.name, bk, v, s.logTime(k)); err != nil {
+				return s.errorf("logging: %w", err)
 			}
-			s.unlogged[k] = true
+		case s.log != nil:
+			s.unlogged.add(k)
 		}
 	}
-	s.dirty = nil
-	if !log || s.log == nil {
+	s.dirty.reset()
+	if !logNow {
 		return nil
 	}
-	for _, k := range slices.Sorted(maps.Keys(s.unlogged)) {
+	for _, k := range s.unlogged.list {
 		bk, v := s.encoded(k)
-		ts := s.streamTime
-		if r, ok := s.index[k]; ok {
-			ts = r.Context.Timestamp
-		}
-		if err := s.log.Log(s.name, bk, v, max(ts, 0)); err != nil {
+		if err := s.log.Log(s.name, bk, v, s.logTime(k)); err != nil {
 			return s.errorf("logging: %w", err)
 		}
 	}
-	s.unlogged = nil
+	s.unlogged.reset()
 	if s.timeUnlogged {
 		v := binary.BigEndian.AppendUint64(nil, uint64(s.streamTime))
 		if err := s.log.Log(s.name, bytes.Clone(bufferStreamTimeKey), v, max(s.streamTime, 0)); err != nil {
@@ -398,6 +423,15 @@ func (s *TimeOrderedBuffer) stage(log bool) error {
 		s.timeUnlogged = false
 	}
 	return nil
+}
+
+// logTime is the changelog timestamp of a key: its record's, or the stream
+// time for a key that left the buffer.
+func (s *TimeOrderedBuffer) logTime(k string) int64 {
+	if r, ok := s.index[k]; ok {
+		return max(r.Context.Timestamp, 0)
+	}
+	return max(s.streamTime, 0)
 }
 
 // encoded returns the bucket (and changelog) key and value of a dirty key:

@@ -39,6 +39,8 @@ type taskRun struct {
 	committed map[topicPartition]int64
 	idleSince time.Time
 	m         *taskMetrics
+	// hwm is each partition's high watermark as of its latest fetch.
+	hwm map[topicPartition]int64
 }
 
 // entryQueue is a partition's buffer of stamped records.
@@ -308,6 +310,9 @@ func (t *thread) poll(ctx context.Context) error {
 		}
 		tp := topicPartition{fp.Topic, fp.Partition}
 		tr, ok := t.byTP[tp]
+		if ok && fp.HighWatermark >= 0 {
+			tr.hwm[tp] = fp.HighWatermark
+		}
 		if !ok {
 			// Records of a partition this thread runs no task for (the
 			// assignment moved on): they are dropped here, and the next
@@ -663,6 +668,9 @@ func (t *thread) applyState() error {
 		}
 		for tp, next := range tr.next {
 			tr.committed[tp] = next
+			if h, ok := tr.hwm[tp]; ok {
+				t.e.metrics.Lag.WithLabelValues(tp.topic, strconv.Itoa(int(tp.partition))).Set(float64(max(h-next, 0)))
+			}
 		}
 	}
 	return nil
@@ -819,6 +827,7 @@ func (t *thread) openTask(ctx context.Context, id TaskID, counts map[string]int3
 		}
 	}
 	tr := &taskRun{id: id, task: task, queues: map[topicPartition]*entryQueue{}, m: t.e.metrics.forTask(id),
+		hwm:  map[topicPartition]int64{},
 		next: map[topicPartition]int64{}, committed: map[topicPartition]int64{}}
 	for topic, ps := range t.e.layout.TaskPartitions(counts, id) {
 		for _, p := range ps {

@@ -297,7 +297,6 @@ func (s *segmented) advance(ts int64) error {
 	}
 	s.m.observed = ts
 	s.metaDirty = true
-	s.noteFresh(ts)
 	if live := s.m.minLiveSegment(); live > s.m.live {
 		// Everything before the first live segment goes, including
 		// segments skipped over by a jump in stream time.
@@ -336,8 +335,12 @@ func (s *segmented) put(key []byte, ts int64, value []byte) error {
 	if _, err := s.meta(); err != nil {
 		return err
 	}
+	fresh := ts > s.m.observed
 	if err := s.advance(ts); err != nil {
 		return err
+	}
+	if fresh {
+		s.noteFresh(ts)
 	}
 	if s.m.expired(ts) {
 		if value != nil {
@@ -482,6 +485,8 @@ func (s *segmented) restore(recs []ChangelogRecord, ts func(key []byte) (int64, 
 	if err != nil {
 		return err
 	}
+	// Restored entries bypass the cache: no timestamp is fresh any more.
+	s.fresh = s.fresh[:0]
 	times := make([]int64, len(recs))
 	maxTS := int64(processor.NoTimestamp)
 	for i, r := range recs {

@@ -290,3 +290,46 @@ func TestTimestampedAppend(t *testing.T) {
 		t.Errorf("AppendSerialize(null) = %q, %v, %v", got, notNull, err)
 	}
 }
+
+// TestWindowFreshLookups checks the shortcut of cached window stores: a
+// window of a timestamp first written while the store is open is in the
+// cache or nowhere, until the cache removes an entry or the store restores.
+func TestWindowFreshLookups(t *testing.T) {
+	h := newHarness(t, openMemory(t))
+	h.cache = NewCache(1 << 20)
+	wb := WindowStoreBuilder("w", serde.String(), serde.String(), time.Hour, time.Minute, false, WithCaching(true))
+	w := build[*WindowStore[string, string]](t, wb, h.env())
+	fetch := func(k string, start int64) string {
+		v, ok, err := w.Fetch(k, start)
+		must(t, err)
+		if !ok {
+			return "<absent>"
+		}
+		return v
+	}
+	must(t, w.Put("a", "1", 60_000))
+	if got := fetch("b", 60_000); got != "<absent>" {
+		t.Fatalf("b = %s", got)
+	}
+	must(t, w.Flush())
+	h.commit()
+	// A restored window of the same start bypasses the cache.
+	must(t, w.RestoreBatch([]ChangelogRecord{{Key: []byte("b\x00\x00\x00\x00\x00\x00\xea\x60\x00\x00\x00\x00"), Value: []byte("2")}}))
+	if got := fetch("b", 60_000); got != "2" {
+		t.Fatalf("restored b = %s", got)
+	}
+	// Entries the cache evicts are read from the store.
+	h2 := newHarness(t, openMemory(t))
+	h2.cache = NewCache(600)
+	w2 := build[*WindowStore[string, string]](t, wb, h2.env())
+	for i := range 20 {
+		must(t, w2.Put(fmt.Sprint(i), fmt.Sprint(i), 120_000))
+	}
+	for i := range 20 {
+		v, ok, err := w2.Fetch(fmt.Sprint(i), 120_000)
+		must(t, err)
+		if !ok || v != fmt.Sprint(i) {
+			t.Fatalf("window %d = %q, %v after evictions", i, v, ok)
+		}
+	}
+}

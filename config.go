@@ -115,8 +115,10 @@ type Config struct {
 	// StateCleanupDelay is how long a task's local state is kept after the
 	// task leaves the instance (default 10 minutes; negative: forever).
 	StateCleanupDelay time.Duration
-	// MaxBufferedRecords bounds each input partition's queue (default
-	// 1000); fetching a partition pauses while its queue is full.
+	// MaxBufferedRecords bounds the input records a thread queues, to this
+	// many per assigned input partition in total (default 1000). While the
+	// queues are full the thread stops taking records from its Kafka
+	// client, which then stops fetching once its own buffer is full.
 	MaxBufferedRecords int
 
 	// DeserializationHandler decides about undecodable input records

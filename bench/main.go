@@ -76,7 +76,7 @@ func main() {
 	fs.BoolVar(&ca.gokaMemory, "child-goka-memory", false, "internal")
 	fs.BoolVar(&o.gokaMemory, "goka-memory", false, "keep goka's state in memory instead of LevelDB (goka's default)")
 	fs.DurationVar(&ca.fetchMaxWait, "child-fetch-max-wait", 0, "internal")
-	fs.DurationVar(&o.fetchMaxWait, "fetch-max-wait", 0, "set kgo.FetchMaxWait on the streams workloads' clients (default: the library's, which is franz-go's 5 s)")
+	fs.DurationVar(&o.fetchMaxWait, "fetch-max-wait", 0, "set kgo.FetchMaxWait on the streams workloads' clients (default: the library's, 500 ms)")
 	var dataDir string
 	fs.StringVar(&dataDir, "data-dir", "", "internal")
 	fs.Parse(os.Args[1:])

@@ -78,7 +78,7 @@ type childArgs struct {
 	threads    int
 	diag       bool
 	// fetchMaxWait, when set, is passed to the streams application's
-	// clients (kgo.FetchMaxWait); zero keeps franz-go's default (5 s).
+	// clients (kgo.FetchMaxWait); zero keeps the library's (500 ms).
 	fetchMaxWait time.Duration
 	gokaMemory   bool
 }

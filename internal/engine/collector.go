@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -34,7 +35,13 @@ type collector struct {
 	t      *thread
 	policy ProductionPolicy
 
-	mu sync.Mutex
+	// promises holds each task's produce callbacks, made once so sending a
+	// record allocates no closure.
+	promises map[processor.TaskID]*promises
+
+	// failed is set with err, so Send checks it without the lock.
+	failed atomic.Bool
+	mu     sync.Mutex
 	// err is the first asynchronous production error.
 	err error
 	// changelog maps changelog topic-partitions to the offset of the last
@@ -46,13 +53,59 @@ type collector struct {
 }
 
 func newCollector(t *thread, policy ProductionPolicy) *collector {
-	return &collector{t: t, policy: policy, changelog: map[topicPartition]int64{}, rr: map[string]int32{}}
+	return &collector{t: t, policy: policy, changelog: map[topicPartition]int64{}, rr: map[string]int32{},
+		promises: map[processor.TaskID]*promises{}}
+}
+
+// promises are one task's produce callbacks: out for sink records, changelog
+// for changelog records.
+type promises struct {
+	out, changelog func(*kgo.Record, error)
+}
+
+func (c *collector) promisesFor(task processor.TaskID) *promises {
+	if p, ok := c.promises[task]; ok {
+		return p
+	}
+	p := &promises{
+		out:       func(r *kgo.Record, err error) { c.done(task, r, err, false) },
+		changelog: func(r *kgo.Record, err error) { c.done(task, r, err, true) },
+	}
+	c.promises[task] = p
+	return p
+}
+
+// done is the produce callback: it records the first error, or a changelog
+// record's offset.
+func (c *collector) done(task processor.TaskID, r *kgo.Record, err error, changelog bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err != nil {
+		if c.policy == SkipOnProductionError && !changelog && skippable(err) {
+			c.t.e.metrics.dropped(task, "production-error")
+			c.t.log.Warn("skipping a record that could not be produced", "topic", r.Topic, "partition", r.Partition, "error", err)
+			return
+		}
+		if c.err == nil {
+			c.err = fmt.Errorf("producing to %s/%d: %w", r.Topic, r.Partition, err)
+			c.failed.Store(true)
+		}
+		return
+	}
+	if changelog {
+		tp := topicPartition{r.Topic, r.Partition}
+		if r.Offset > c.changelog[tp] {
+			c.changelog[tp] = r.Offset
+		}
+	}
 }
 
 // Send implements exec.Collector.
 func (c *collector) Send(task processor.TaskID, rec exec.OutRecord) error {
-	if err := c.firstErr(); err != nil {
-		return err
+	if c.failed.Load() {
+		if err := c.firstErr(); err != nil {
+			return err
+		}
 	}
 	p := rec.Partition
 	if p < 0 {
@@ -82,27 +135,11 @@ func (c *collector) Send(task processor.TaskID, rec exec.OutRecord) error {
 	if !changelog && rec.Timestamp > 0 && c.t.now > 0 {
 		c.t.e.metrics.EndToEnd.Observe(float64(c.t.now-rec.Timestamp) / 1000)
 	}
-	c.t.cl.Produce(context.Background(), r, func(r *kgo.Record, err error) {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		if err != nil {
-			if c.policy == SkipOnProductionError && !changelog && skippable(err) {
-				c.t.e.metrics.dropped(task, "production-error")
-				c.t.log.Warn("skipping a record that could not be produced", "topic", r.Topic, "partition", r.Partition, "error", err)
-				return
-			}
-			if c.err == nil {
-				c.err = fmt.Errorf("producing to %s/%d: %w", r.Topic, r.Partition, err)
-			}
-			return
-		}
-		if changelog {
-			tp := topicPartition{r.Topic, r.Partition}
-			if r.Offset > c.changelog[tp] {
-				c.changelog[tp] = r.Offset
-			}
-		}
-	})
+	promise := c.promisesFor(task).out
+	if changelog {
+		promise = c.promisesFor(task).changelog
+	}
+	c.t.cl.Produce(context.Background(), r, promise)
 	return nil
 }
 
@@ -140,6 +177,8 @@ func (c *collector) producedSince() bool { return c.produced > 0 }
 func (c *collector) reset() {
 	c.mu.Lock()
 	c.err = nil
+	c.failed.Store(false)
+	c.promises = map[processor.TaskID]*promises{}
 	c.changelog = map[topicPartition]int64{}
 	c.produced = 0
 	c.mu.Unlock()

@@ -7,9 +7,12 @@ package engine
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"slices"
 	"sync"
 	"time"
@@ -52,8 +55,9 @@ type Options struct {
 	// DeadLetterTopic receives records error handlers send there.
 	DeadLetterTopic  string
 	ProductionPolicy ProductionPolicy
-	// MaxBufferedRecords bounds each input partition's queue; fetching the
-	// partition pauses while its queue is full.
+	// MaxBufferedRecords bounds a thread's queued input records to this
+	// many per assigned partition in total; the thread stops polling while
+	// its queues are full.
 	MaxBufferedRecords int
 	// MaxStagedBytes makes a thread commit early when a task's staged state
 	// grows past it.
@@ -255,6 +259,11 @@ func (e *Engine) ensureTopics(ctx context.Context) (*TopicPlan, error) {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
+		if isFatalConnErr(err) {
+			// Retrying cannot fix credentials or certificates: fail now
+			// rather than hide the cause in a retry loop.
+			return nil, err
+		}
 		var ke *kerr.Error
 		if !errors.As(err, &ke) || !ke.Retriable {
 			if !isConnErr(err) {
@@ -437,6 +446,35 @@ func (k kgoLogger) Log(level kgo.LogLevel, msg string, keyvals ...any) {
 func isConnErr(err error) bool {
 	var ne interface{ Timeout() bool }
 	return errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, kgo.ErrClientClosed) == false && containsAny(err.Error(), "connection refused", "dial tcp", "i/o timeout", "EOF", "unable to dial")
+}
+
+// isFatalConnErr reports connection errors that retrying cannot fix: a
+// failed TLS handshake or certificate verification, a rejected SASL
+// authentication, a broker that closes connections at the first request
+// (TLS or SASL missing on one side), and errors that say so themselves
+// (a Fatal method, such as the root package's SASL guard).
+func isFatalConnErr(err error) bool {
+	var (
+		fatal    interface{ Fatal() bool }
+		firstEOF *kgo.ErrFirstReadEOF
+		header   tls.RecordHeaderError
+		verify   *tls.CertificateVerificationError
+		alert    tls.AlertError
+		unknown  x509.UnknownAuthorityError
+		hostname x509.HostnameError
+		invalid  x509.CertificateInvalidError
+		op       *net.OpError
+	)
+	switch {
+	case errors.As(err, &fatal) && fatal.Fatal(),
+		errors.As(err, &firstEOF), errors.As(err, &header), errors.As(err, &verify), errors.As(err, &alert),
+		errors.As(err, &unknown), errors.As(err, &hostname), errors.As(err, &invalid),
+		errors.As(err, &op) && op.Op == "remote error": // a TLS alert from the broker
+		return true
+	}
+	return errors.Is(err, kerr.SaslAuthenticationFailed) || errors.Is(err, kerr.UnsupportedSaslMechanism) ||
+		errors.Is(err, kerr.IllegalSaslState) || errors.Is(err, kerr.ClusterAuthorizationFailed) ||
+		errors.Is(err, kerr.TopicAuthorizationFailed) || errors.Is(err, kerr.GroupAuthorizationFailed)
 }
 
 func containsAny(s string, subs ...string) bool {

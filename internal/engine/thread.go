@@ -81,9 +81,8 @@ type thread struct {
 	// cache is the thread's share of the record cache.
 	cache *state.Cache
 
-	tasks  map[TaskID]*taskRun
-	byTP   map[topicPartition]*taskRun
-	paused map[topicPartition]bool
+	tasks map[TaskID]*taskRun
+	byTP  map[topicPartition]*taskRun
 
 	mu sync.Mutex
 	// info is the latest assignment; changed is set whenever the group
@@ -107,7 +106,7 @@ type thread struct {
 func newThread(e *Engine, idx int) *thread {
 	t := &thread{
 		e: e, idx: idx, log: e.log.With("thread", idx),
-		tasks: map[TaskID]*taskRun{}, byTP: map[topicPartition]*taskRun{}, paused: map[topicPartition]bool{},
+		tasks: map[TaskID]*taskRun{}, byTP: map[topicPartition]*taskRun{},
 	}
 	t.coll = newCollector(t, e.opts.ProductionPolicy)
 	if e.opts.CacheBytes > 0 {
@@ -303,7 +302,6 @@ func (t *thread) poll(ctx context.Context) error {
 			return nil
 		}
 	}
-	var pause map[string][]int32
 	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
 		if len(fp.Records) == 0 {
 			return
@@ -355,36 +353,33 @@ func (t *thread) poll(ctx context.Context) error {
 			}
 			q.push(e)
 		}
-		if q.len() >= 2*t.e.opts.MaxBufferedRecords && !t.paused[tp] {
-			t.paused[tp] = true
-			if pause == nil {
-				pause = map[string][]int32{}
-			}
-			pause[tp.topic] = append(pause[tp.topic], tp.partition)
-		}
 	})
-	if pause != nil {
-		t.cl.PauseFetchPartitions(pause)
-	}
 	if fatal != nil {
 		return fmt.Errorf("thread %d: %w", t.idx, fatal)
 	}
 	return nil
 }
 
-// room returns how many records the queues can take: the free space up to
-// MaxBufferedRecords per assigned partition, at most 10000.
+// room returns how many records the queues can take: the thread buffers at
+// most MaxBufferedRecords per assigned partition in total, and takes at most
+// 10000 records per poll.
+//
+// Back-pressure works by not polling: the client keeps what it fetched
+// (bounded by its fetch sizes) and fetches no more until it is taken.
+// Partitions are never paused, because pausing drops what the client
+// already buffered for them and makes it fetch those records again.
 func (t *thread) room() int {
-	n := 0
+	if len(t.tasks) == 0 {
+		return 1000
+	}
+	limit, held := 0, 0
 	for _, tr := range t.tasks {
 		for _, q := range tr.queues {
-			n += max(t.e.opts.MaxBufferedRecords-q.len(), 0)
+			limit += t.e.opts.MaxBufferedRecords
+			held += q.len()
 		}
 	}
-	if len(t.tasks) == 0 {
-		n = 1000
-	}
-	return min(n, 10000)
+	return min(max(limit-held, 0), 10000)
 }
 
 func (t *thread) buffered() bool {
@@ -401,7 +396,6 @@ func (t *thread) buffered() bool {
 // process runs queued records through their tasks, each task taking the
 // record with the smallest timestamp among its partitions' heads.
 func (t *thread) process() error {
-	var resume map[string][]int32
 	for _, tr := range t.tasks {
 		n := 0
 		var start time.Time
@@ -435,18 +429,6 @@ func (t *thread) process() error {
 				t.commitRequested = true
 			}
 		}
-		for tp, q := range tr.queues {
-			if t.paused[tp] && q.len() < t.e.opts.MaxBufferedRecords/2 {
-				delete(t.paused, tp)
-				if resume == nil {
-					resume = map[string][]int32{}
-				}
-				resume[tp.topic] = append(resume[tp.topic], tp.partition)
-			}
-		}
-	}
-	if resume != nil {
-		t.cl.ResumeFetchPartitions(resume)
 	}
 	return t.coll.firstErr()
 }
@@ -692,20 +674,7 @@ func (t *thread) resetTasks(ctx context.Context) error {
 		t.closeTask(tr, false)
 	}
 	t.coll.reset()
-	t.resumeAll()
 	return t.openTasks(ctx, ids)
-}
-
-func (t *thread) resumeAll() {
-	if len(t.paused) == 0 {
-		return
-	}
-	resume := map[string][]int32{}
-	for tp := range t.paused {
-		resume[tp.topic] = append(resume[tp.topic], tp.partition)
-	}
-	t.paused = map[topicPartition]bool{}
-	t.cl.ResumeFetchPartitions(resume)
 }
 
 // reconcile closes the tasks this thread no longer owns and opens (and
@@ -754,7 +723,6 @@ func (t *thread) closeTask(tr *taskRun, scheduleCleanup bool) {
 	delete(t.tasks, tr.id)
 	for _, tp := range tr.parts {
 		delete(t.byTP, tp)
-		delete(t.paused, tp)
 	}
 	if scheduleCleanup {
 		t.e.scheduleCleanup(tr.id)

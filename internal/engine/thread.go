@@ -90,6 +90,15 @@ type thread struct {
 	info    *AssignmentInfo
 	changed bool
 	sub     Subscription
+	// handoff holds the revoke callbacks waiting for the thread to commit
+	// and close the tasks it lost (at-least-once only).
+	handoff []chan struct{}
+	// stopping is set once the thread shuts down: revoke callbacks then no
+	// longer wait for it.
+	stopping bool
+	// handing are the revoke callbacks of the change being handled; only
+	// the thread's goroutine uses it.
+	handing []chan struct{}
 
 	lastCommit time.Time
 	// now is the time of the current loop iteration, in milliseconds.
@@ -133,7 +142,7 @@ func (t *thread) start() error {
 		kgo.DisableAutoCommit(),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.OnPartitionsAssigned(func(context.Context, *kgo.Client, map[string][]int32) { t.markChanged() }),
-		kgo.OnPartitionsRevoked(func(context.Context, *kgo.Client, map[string][]int32) { t.markChanged() }),
+		kgo.OnPartitionsRevoked(func(ctx context.Context, _ *kgo.Client, _ map[string][]int32) { t.revoked(ctx) }),
 		kgo.OnPartitionsLost(func(context.Context, *kgo.Client, map[string][]int32) { t.markChanged() }),
 	)
 	if e.opts.ExactlyOnce {
@@ -160,6 +169,50 @@ func (t *thread) markChanged() {
 	t.mu.Unlock()
 }
 
+// handoffTimeout bounds how long a revoke waits for the thread.
+const handoffTimeout = 30 * time.Second
+
+// revoked is franz-go's revoke callback. Under at-least-once it waits until
+// the thread has committed and closed the tasks it lost (or handoffTimeout
+// passes), so that the group moves a partition only after its old owner
+// flushed the task's changelog and committed its offsets: otherwise the new
+// owner could restore the changelog before the old owner's last writes land
+// and then start from offsets committed after them, and the state would miss
+// those records. Under exactly-once the transaction session fences the old
+// owner instead: its open transaction aborts.
+func (t *thread) revoked(ctx context.Context) {
+	if t.sess != nil {
+		t.markChanged()
+		return
+	}
+	ch := make(chan struct{})
+	t.mu.Lock()
+	t.changed = true
+	if t.stopping {
+		t.mu.Unlock()
+		return
+	}
+	t.handoff = append(t.handoff, ch)
+	t.mu.Unlock()
+	timer := time.NewTimer(handoffTimeout)
+	defer timer.Stop()
+	select {
+	case <-ch:
+	case <-ctx.Done():
+	case <-timer.C:
+		t.log.Warn("the thread did not hand over its revoked tasks in time; the group moves on", "timeout", handoffTimeout)
+	}
+}
+
+// releaseHandoff lets the revoke callbacks return that were waiting when
+// the thread took the change it just handled.
+func (t *thread) releaseHandoff() {
+	for _, ch := range t.handing {
+		close(ch)
+	}
+	t.handing = nil
+}
+
 func (t *thread) onAssignment(info AssignmentInfo) {
 	t.mu.Lock()
 	t.info = &info
@@ -180,6 +233,8 @@ func (t *thread) takeChanged() (*AssignmentInfo, bool) {
 	defer t.mu.Unlock()
 	c := t.changed
 	t.changed = false
+	t.handing = append(t.handing, t.handoff...)
+	t.handoff = nil
 	return t.info, c
 }
 
@@ -252,8 +307,8 @@ func (t *thread) commitDue() bool {
 	return false
 }
 
-// poll fetches records and queues them by partition, pausing partitions
-// whose queue is full.
+// poll takes fetched records from the client, as many as the queues have
+// room for, and queues them by partition.
 func (t *thread) poll(ctx context.Context) error {
 	wait := time.Until(t.lastCommit.Add(t.e.opts.CommitInterval))
 	if t.buffered() {
@@ -681,6 +736,7 @@ func (t *thread) resetTasks(ctx context.Context) error {
 // restores) the ones it newly owns.
 func (t *thread) reconcile(ctx context.Context, info *AssignmentInfo) error {
 	if info == nil {
+		t.releaseHandoff()
 		return nil
 	}
 	want := map[TaskID]bool{}
@@ -693,6 +749,7 @@ func (t *thread) reconcile(ctx context.Context, info *AssignmentInfo) error {
 			t.closeTask(tr, true)
 		}
 	}
+	t.releaseHandoff()
 	var open []TaskID
 	for _, id := range info.Active {
 		if _, ok := t.tasks[id]; !ok {
@@ -857,6 +914,14 @@ func (t *thread) askApplicationShutdown(cause error) {
 // shutdown commits what was processed (unless the thread failed), closes the
 // tasks and leaves the group.
 func (t *thread) shutdown(cause error) error {
+	// From here on revoke callbacks do not wait for the thread, and those
+	// waiting return: closing the client below runs them.
+	t.mu.Lock()
+	t.stopping = true
+	t.handing = append(t.handing, t.handoff...)
+	t.handoff = nil
+	t.mu.Unlock()
+	t.releaseHandoff()
 	var err error
 	if cause == nil && t.cl != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -18,6 +18,7 @@ type Bucket struct {
 	w      txn // nil for read-only buckets
 	prefix []byte
 	buf    []byte // reused for keys by staged buckets only
+	vbuf   []byte // reused for values by get, staged buckets only
 	closed *bool
 	db     *DB
 	iters  *int // the task's open iterator count; nil for read-only buckets
@@ -59,12 +60,50 @@ func (b *Bucket) View(key []byte, fn func(value []byte) error) (bool, error) {
 
 // Get returns a copy of the value stored under key.
 func (b *Bucket) Get(key []byte) ([]byte, bool, error) {
-	var out []byte
-	ok, err := b.View(key, func(v []byte) error {
-		out = append(make([]byte, 0, len(v)), v...)
-		return nil
-	})
-	return out, ok, err
+	if err := b.check(false); err != nil {
+		return nil, false, err
+	}
+	v, ok, err := b.r.get(b.key(key), nil)
+	if ok && v == nil {
+		v = []byte{}
+	}
+	return v, ok, err
+}
+
+// get returns the value stored under key, in a buffer that a staged bucket
+// reuses: it is valid until the next get, and the caller must not modify
+// it. A read-only bucket, shared by concurrent readers, returns a copy.
+func (b *Bucket) get(key []byte) ([]byte, bool, error) {
+	if b.w == nil {
+		return b.Get(key)
+	}
+	if err := b.check(false); err != nil {
+		return nil, false, err
+	}
+	return b.reuse(b.r.get(b.key(key), b.vbuf[:0]))
+}
+
+// getCommitted is get for a key the caller knows the task has not written
+// since its last commit: it may skip the staged writes. Staged buckets only.
+func (b *Bucket) getCommitted(key []byte) ([]byte, bool, error) {
+	if err := b.check(false); err != nil {
+		return nil, false, err
+	}
+	return b.reuse(b.w.getCommitted(b.key(key), b.vbuf[:0]))
+}
+
+// reuse keeps the buffer of a get for the next one.
+func (b *Bucket) reuse(v []byte, ok bool, err error) ([]byte, bool, error) {
+	if cap(v) > cap(b.vbuf) {
+		b.vbuf = v[:0]
+	}
+	if !ok || err != nil {
+		return nil, false, err
+	}
+	if v == nil {
+		v = []byte{}
+	}
+	return v, true, nil
 }
 
 // Set stores value under key. Both are copied.

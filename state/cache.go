@@ -3,6 +3,7 @@ package state
 import (
 	"bytes"
 	"iter"
+	"unsafe"
 
 	"github.com/RaduBerinde/btreemap"
 )
@@ -45,10 +46,18 @@ func NewCache(maxBytes int64) *Cache { return &Cache{max: maxBytes} }
 func (c *Cache) Size() int64 { return c.size }
 
 type cacheEntry struct {
-	nc    *namedCache
+	nc *namedCache
+	// key is never modified: the entries map's key shares its bytes.
 	key   []byte
 	value []byte // nil marks a deleted key
-	dirty bool
+	// valueGen is the cache's snapshot count when value was set: while it
+	// has not changed, no snapshot holds value, and a put of a value that
+	// fits may overwrite it in place.
+	valueGen uint64
+	// flushedGen is the cache's commit generation when the entry was last
+	// flushed: while it is the current one, the staged batch may hold it.
+	flushedGen uint64
+	dirty      bool
 	// dirtyPos is the entry's latest place in its cache's dirty list.
 	dirtyPos   int
 	rc         RecordContext
@@ -118,6 +127,16 @@ type namedCache struct {
 	// removed counts the entries removed from this cache (evicted or
 	// dropped): while it stays the same, no entry put since has left.
 	removed uint64
+	// snapshots counts the snapshots taken (see cacheEntry.valueGen).
+	snapshots uint64
+	// direct, when set, is the bucket under a key-value store's cache,
+	// whose staged writes are only what the cache flushed: a miss on a key
+	// that is not staged reads its committed state (see cache_staged.go).
+	direct *Bucket
+	// gen counts the task's commits (from 1); staged holds the keys
+	// flushed and then removed in this generation.
+	gen    uint64
+	staged stagedKeys
 	// skipOld spares reading the value a flushed update replaces when the
 	// listener does not need it; a flushed delete still reads it, to skip
 	// the delete of a key the store never held.
@@ -125,7 +144,7 @@ type namedCache struct {
 }
 
 func (c *Cache) newNamed(under kvBytes) *namedCache {
-	return &namedCache{c: c, entries: map[string]*cacheEntry{}, under: under}
+	return &namedCache{c: c, entries: map[string]*cacheEntry{}, under: under, gen: 1}
 }
 
 func newEntryTree() *btreemap.BTreeMap[[]byte, *cacheEntry] {
@@ -134,6 +153,9 @@ func newEntryTree() *btreemap.BTreeMap[[]byte, *cacheEntry] {
 
 func (n *namedCache) remove(e *cacheEntry) {
 	n.removed++
+	if n.direct != nil && e.flushedGen == n.gen {
+		n.staged.add(e.key)
+	}
 	c := n.c
 	c.unlink(e)
 	c.size -= e.bytes()
@@ -149,17 +171,46 @@ func (n *namedCache) remove(e *cacheEntry) {
 	}
 }
 
-// newEntry returns an entry of nc for a copy of key, reusing a removed one
-// when it can.
-func (c *Cache) newEntry(nc *namedCache, key []byte) *cacheEntry {
+// newEntry returns an entry of nc for a copy of key and value (nil for a
+// delete), reusing a removed one when it can. The copies share one
+// allocation.
+func (c *Cache) newEntry(nc *namedCache, key, value []byte) *cacheEntry {
+	var e *cacheEntry
 	if n := len(c.free); n > 0 {
-		e := c.free[n-1]
+		e = c.free[n-1]
 		c.free[n-1] = nil
 		c.free = c.free[:n-1]
-		e.nc, e.key = nc, bytes.Clone(key)
-		return e
+		e.nc = nc
+	} else {
+		e = &cacheEntry{nc: nc}
 	}
-	return &cacheEntry{nc: nc, key: bytes.Clone(key)}
+	kv := make([]byte, len(key)+len(value))
+	copy(kv, key)
+	e.key = kv[:len(key):len(key)]
+	if value != nil {
+		copy(kv[len(key):], value)
+		e.value = kv[len(key):]
+	}
+	e.valueGen = nc.snapshots
+	return e
+}
+
+// mapKey returns the entry's key as a string sharing its bytes, for the
+// entries map: e.key is never modified, so the map needs no copy.
+func (e *cacheEntry) mapKey() string {
+	return unsafe.String(unsafe.SliceData(e.key), len(e.key))
+}
+
+// setValue sets the value of an entry already in the cache to a copy of
+// value (nil for a delete), in place when no snapshot holds the old one.
+func (e *cacheEntry) setValue(value []byte) {
+	gen := e.nc.snapshots
+	if value != nil && e.value != nil && e.valueGen == gen && len(value) <= cap(e.value) {
+		e.value = append(e.value[:0], value...)
+		return
+	}
+	e.value = cloneNil(value)
+	e.valueGen = gen
 }
 
 // compactDirty drops the stale places of the dirty list.
@@ -204,13 +255,14 @@ func (n *namedCache) flush(first *cacheEntry) error {
 		var hadOld bool
 		if n.listener != nil && (e.value == nil || !n.skipOld) {
 			var err error
-			if old, hadOld, err = n.under.get(e.key); err != nil {
+			if old, hadOld, err = n.getBelow(e); err != nil {
 				return err
 			}
 			if e.value == nil && !hadOld {
 				continue // deleting a key that never reached the store
 			}
 		}
+		e.flushedGen = n.gen
 		if err := n.under.put(e.key, e.value, e.rc); err != nil {
 			return err
 		}
@@ -226,8 +278,24 @@ func (n *namedCache) flush(first *cacheEntry) error {
 	return nil
 }
 
-// peek returns a copy of the value the cache holds for key, and false when
-// it holds none or a delete, without reading the store below.
+// getBelow reads the store below for the entry e, before e is flushed.
+func (n *namedCache) getBelow(e *cacheEntry) ([]byte, bool, error) {
+	if n.direct != nil && e.flushedGen != n.gen && !n.staged.mayHave(e.key) {
+		return n.direct.getCommitted(e.key)
+	}
+	return n.under.get(e.key)
+}
+
+// committed starts a new generation after the task committed: nothing is
+// staged.
+func (n *namedCache) committed() {
+	n.gen++
+	n.staged.reset()
+}
+
+// peek returns the value the cache holds for key, and false when it holds
+// none or a delete, without reading the store below. As kvBytes.get, the
+// value is valid until the next call and must not be modified.
 func (n *namedCache) peek(key []byte) ([]byte, bool) {
 	e, ok := n.entries[string(key)]
 	if !ok || e.value == nil {
@@ -235,11 +303,14 @@ func (n *namedCache) peek(key []byte) ([]byte, bool) {
 	}
 	n.c.unlink(e)
 	n.c.pushFront(e)
-	return append(make([]byte, 0, len(e.value)), e.value...), true
+	return e.value, true
 }
 
 func (n *namedCache) drop() {
 	n.removed++
+	// The task's staged writes are dropped with the entries (by an abort)
+	// or no longer read (by a close).
+	n.committed()
 	for _, e := range n.entries {
 		n.c.unlink(e)
 		n.c.size -= e.bytes()
@@ -261,7 +332,10 @@ func (s *cachedKV) get(key []byte) ([]byte, bool, error) {
 		if e.value == nil {
 			return nil, false, nil
 		}
-		return append(make([]byte, 0, len(e.value)), e.value...), true, nil
+		return e.value, true, nil
+	}
+	if d := s.nc.direct; d != nil && !s.nc.staged.mayHave(key) {
+		return d.getCommitted(key)
 	}
 	return s.nc.under.get(key)
 }
@@ -272,14 +346,14 @@ func (s *cachedKV) put(key, value []byte, rc RecordContext) error {
 	if ok {
 		c.size -= e.bytes()
 		c.unlink(e)
+		e.setValue(value)
 	} else {
-		e = c.newEntry(s.nc, key)
-		s.nc.entries[string(e.key)] = e
+		e = c.newEntry(s.nc, key, value)
+		s.nc.entries[e.mapKey()] = e
 		if s.nc.sorted != nil {
 			s.nc.sorted.ReplaceOrInsert(e.key, e)
 		}
 	}
-	e.value = cloneNil(value)
 	e.rc = rc
 	e.dirty = true
 	e.dirtyPos = len(s.nc.dirty)
@@ -309,6 +383,7 @@ type cachedValue struct{ key, value []byte }
 // snapshot returns the cached entries with keys in [lower, upper) (nil
 // bounds are open), in iteration order.
 func (n *namedCache) snapshot(lower, upper []byte, reverse bool) []cachedValue {
+	n.snapshots++
 	if n.sorted == nil {
 		n.sorted = newEntryTree()
 		for _, e := range n.entries {

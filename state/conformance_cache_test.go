@@ -2,7 +2,9 @@ package state
 
 import (
 	"fmt"
+	"maps"
 	"math"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -230,5 +232,68 @@ func testCacheAbort(t *testing.T, open openFunc) {
 	equal(t, "after abort", kvs(t, s.All()), []string{"k=committed"})
 	if h.cache.Size() != 0 {
 		t.Fatalf("cache holds %d bytes after an abort", h.cache.Size())
+	}
+}
+
+// testCacheModel runs random puts, deletes, reads, commits and aborts on a
+// cached store with a cache of a few entries, so that keys are evicted and
+// read back from the staged batch, and compares every read with a model.
+// Long runs between commits evict more keys than the filter of staged keys
+// holds (see cache_staged.go).
+func testCacheModel(t *testing.T, open openFunc) {
+	h := newHarness(t, open(t))
+	entry := int64(len("k0000") + len("v000000") + cacheEntryOverhead)
+	h.cache = NewCache(4 * entry)
+	s := kvStore(t, h, "kv", WithCaching(true))
+	rng := rand.New(rand.NewPCG(1, 2))
+	committed, current := map[string]string{}, map[string]string{}
+	check := func(step int, k string) {
+		t.Helper()
+		v, ok, err := s.Get(k)
+		if err != nil {
+			t.Fatalf("step %d: Get(%s): %v", step, k, err)
+		}
+		want, wantOK := current[k]
+		if ok != wantOK || (ok && v != want) {
+			t.Fatalf("step %d: Get(%s) = %q %v, want %q %v", step, k, v, ok, want, wantOK)
+		}
+	}
+	for step := range 20000 {
+		keys := 50
+		switch {
+		case step%10000 == 8000:
+			must(t, s.Flush())
+			h.commit()
+			committed = maps.Clone(current)
+		case step%10000 > 2000 && step%10000 < 8000:
+			keys = 4000 // a long run over many keys: the filter overflows
+		}
+		k := fmt.Sprintf("k%04d", rng.IntN(keys))
+		switch r := rng.IntN(100); {
+		case r < 45:
+			v := fmt.Sprintf("v%06d", step)
+			must(t, s.Put(k, v))
+			current[k] = v
+		case r < 55:
+			_, _, err := s.Delete(k)
+			must(t, err)
+			delete(current, k)
+		case r < 98:
+			check(step, k)
+		case keys > 50:
+			check(step, k)
+		case r < 99:
+			must(t, s.Flush())
+			h.commit()
+			committed = maps.Clone(current)
+		default:
+			must(t, h.ts.Abort())
+			current = maps.Clone(committed)
+		}
+	}
+	must(t, s.Flush())
+	h.commit()
+	for k := range 4000 {
+		check(-1, fmt.Sprintf("k%04d", k))
 	}
 }

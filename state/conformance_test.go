@@ -33,6 +33,7 @@ func runStoreConformance(t *testing.T, open openFunc) {
 		{"CacheEviction", testCacheEviction},
 		{"CacheDeleteNeverStored", testCacheDeleteNeverStored},
 		{"CacheAbort", testCacheAbort},
+		{"CacheModel", testCacheModel},
 		{"WindowFetchBounds", testWindowFetchBounds},
 		{"WindowKeyPrefixes", testWindowKeyPrefixes},
 		{"WindowRetention", testWindowRetention},

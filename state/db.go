@@ -54,6 +54,10 @@ type reader interface {
 	// view calls fn with the value of key, if present; fn must not retain
 	// the slice.
 	view(key []byte, fn func(value []byte) error) (bool, error)
+	// get appends the value of key, if present, to dst and returns it.
+	// Unlike view it takes no closure, so a point read allocates nothing
+	// when dst has room.
+	get(key, dst []byte) ([]byte, bool, error)
 	// iter returns an iterator over [lower, upper).
 	iter(lower, upper []byte, reverse bool) (rawIter, error)
 }
@@ -61,6 +65,10 @@ type reader interface {
 // txn is a task's staged writes over its committed state.
 type txn interface {
 	reader
+	// getCommitted is get that may skip the staged writes: the caller
+	// knows that none of them is to key. (Pebble then reads the DB
+	// without the batch's iterators; the memory engine reads as get.)
+	getCommitted(key, dst []byte) ([]byte, bool, error)
 	set(key, value []byte) error
 	del(key []byte) error
 	delRange(start, end []byte) error
@@ -192,6 +200,9 @@ type taskHook struct {
 	// afterAbort, if set, runs after Abort: a store drops what it keeps in
 	// memory about the dropped writes (cached entries, stream time).
 	afterAbort func()
+	// afterCommit, if set, runs after a successful Commit, when nothing is
+	// staged any more.
+	afterCommit func()
 }
 
 // metaStore names the bucket that holds a task's metadata. Store names
@@ -235,6 +246,11 @@ func (s *TaskState) Commit() error {
 	}
 	if err := s.t.commit(); err != nil {
 		return fmt.Errorf("state: committing task %s: %w", s.id, err)
+	}
+	for _, h := range s.hooks {
+		if h.afterCommit != nil {
+			h.afterCommit()
+		}
 	}
 	return nil
 }

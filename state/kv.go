@@ -104,10 +104,13 @@ func (b *KeyValueBuilder[K, V]) Build(env Env) (Store, error) {
 	s.under = kv
 	if b.opts.caching && env.Cache != nil {
 		s.cache = env.Cache.newNamed(kv)
+		// Only the cache writes to the bucket (and RestoreBatch, which
+		// says so): a miss may read committed state (cache_staged.go).
+		s.cache.direct = bucket
 		kv = &cachedKV{nc: s.cache}
 		// Cached entries hold staged writes (dirty ones, and clean ones
 		// flushed into the batch): an abort must drop them.
-		s.unhook = env.State.hook(taskHook{afterAbort: s.cache.drop})
+		s.unhook = env.State.hook(taskHook{afterAbort: s.cache.drop, afterCommit: s.cache.committed})
 	}
 	s.kv = kv
 	return s, nil
@@ -154,6 +157,8 @@ type KeyValueStore[K, V any] struct {
 	// keyBuf holds the key of a point operation when the key serde can
 	// append: every layer below copies the keys it keeps.
 	keyBuf []byte
+	// valBuf holds the value of a put when the value serde can append.
+	valBuf []byte
 }
 
 // Name returns the store name.
@@ -204,6 +209,25 @@ func (s *KeyValueStore[K, V]) pointKey(k K) ([]byte, error) {
 	return b, nil
 }
 
+// pointValue serializes a put's value (nil for a null value), into the
+// store's reusable buffer when the value serde can append. The result is
+// valid until the next call: every layer below copies the values it keeps.
+func (s *KeyValueStore[K, V]) pointValue(v V) ([]byte, error) {
+	a, ok := s.vs.(serde.Appender[V])
+	if !ok || s.shared {
+		return s.vs.Serialize(v)
+	}
+	out, notNull, err := a.AppendSerialize(s.valBuf[:0], v)
+	if err != nil || !notNull {
+		return nil, err
+	}
+	s.valBuf = out
+	if out == nil {
+		out = []byte{}
+	}
+	return out, nil
+}
+
 func (s *KeyValueStore[K, V]) decode(v []byte) (V, error) {
 	out, err := s.vs.Deserialize(v)
 	if err != nil {
@@ -242,7 +266,7 @@ func (s *KeyValueStore[K, V]) Put(key K, value V) error {
 	if err != nil {
 		return err
 	}
-	vb, err := s.vs.Serialize(value)
+	vb, err := s.pointValue(value)
 	if err != nil {
 		return s.errorf("serializing value: %w", err)
 	}
@@ -457,6 +481,11 @@ func (s *KeyValueStore[K, V]) Close() error {
 func (s *KeyValueStore[K, V]) RestoreBatch(recs []ChangelogRecord) error {
 	if err := s.check(); err != nil {
 		return err
+	}
+	if s.cache != nil {
+		// These writes bypass the cache: until the commit, any key may
+		// be staged.
+		s.cache.staged.setAll()
 	}
 	for _, r := range recs {
 		var err error

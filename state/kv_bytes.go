@@ -8,7 +8,10 @@ import (
 // kvBytes is a key-value store of bytes: the layers under a typed
 // KeyValueStore (bucket, changelog, cache) all implement it.
 type kvBytes interface {
-	// get returns a copy of the value of key.
+	// get returns the value of key. The slice may be a buffer the layer
+	// reuses or the value it keeps: it is valid until the next call on the
+	// store, and the caller must not modify it. (Serdes never alias the
+	// bytes they decode, so decoding it at once is safe.)
 	get(key []byte) ([]byte, bool, error)
 	// put stores value under key for the record rc; a nil value deletes.
 	put(key, value []byte, rc RecordContext) error
@@ -22,7 +25,7 @@ type kvBytes interface {
 // bucketKV stores keys in a bucket.
 type bucketKV struct{ b *Bucket }
 
-func (s *bucketKV) get(key []byte) ([]byte, bool, error) { return s.b.Get(key) }
+func (s *bucketKV) get(key []byte) ([]byte, bool, error) { return s.b.get(key) }
 
 func (s *bucketKV) put(key, value []byte, _ RecordContext) error {
 	if value == nil {
@@ -61,7 +64,15 @@ func (s *loggedKV) put(key, value []byte, rc RecordContext) error {
 		ts = int64(binary.BigEndian.Uint64(value))
 		v = value[8:]
 	}
-	return s.log.Log(s.store, append([]byte(nil), key[s.skip:]...), cloneNil(v), ts)
+	k := key[s.skip:]
+	if v == nil {
+		return s.log.Log(s.store, append(make([]byte, 0, len(k)), k...), nil, ts)
+	}
+	// One allocation for the key and the value, which the writer keeps.
+	kv := make([]byte, len(k)+len(v))
+	copy(kv, k)
+	copy(kv[len(k):], v)
+	return s.log.Log(s.store, kv[:len(k):len(k)], kv[len(k):], ts)
 }
 
 // cloneNil copies b, keeping nil apart from empty.

@@ -87,6 +87,18 @@ func treeView(t *tree, key []byte, fn func([]byte) error) (bool, error) {
 	return true, fn(v)
 }
 
+func treeGet(t *tree, key, dst []byte) ([]byte, bool, error) {
+	_, v, ok := t.Get(key)
+	if !ok {
+		return dst, false, nil
+	}
+	return append(dst, v...), true, nil
+}
+
+func (r memReader) get(key, dst []byte) ([]byte, bool, error) {
+	return treeGet(r.snapshot(), key, dst)
+}
+
 type memTxn struct {
 	t      *memTask
 	work   *tree
@@ -97,13 +109,22 @@ func (m *memTxn) view(key []byte, fn func([]byte) error) (bool, error) {
 	return treeView(m.work, key, fn)
 }
 
+func (m *memTxn) get(key, dst []byte) ([]byte, bool, error) { return treeGet(m.work, key, dst) }
+
+// getCommitted reads the working tree: it is as cheap as the committed one.
+func (m *memTxn) getCommitted(key, dst []byte) ([]byte, bool, error) { return m.get(key, dst) }
+
 func (m *memTxn) iter(lower, upper []byte, reverse bool) (rawIter, error) {
 	// Iterate a clone so that writes during the iteration do not show.
 	return newMemIter(m.work.Clone(), lower, upper, reverse), nil
 }
 
 func (m *memTxn) set(key, value []byte) error {
-	m.work.ReplaceOrInsert(bytes.Clone(key), append(make([]byte, 0, len(value)), value...))
+	// One allocation for the key and the value: the tree keeps both.
+	kv := make([]byte, len(key)+len(value))
+	copy(kv, key)
+	copy(kv[len(key):], value)
+	m.work.ReplaceOrInsert(kv[:len(key):len(key)], kv[len(key):])
 	m.staged += len(key) + len(value)
 	return nil
 }

@@ -105,6 +105,23 @@ func (r pebbleReader) iter(lower, upper []byte, reverse bool) (rawIter, error) {
 	return newPebbleIter(it, reverse), nil
 }
 
+func (r pebbleReader) get(key, dst []byte) ([]byte, bool, error) {
+	v, closer, err := r.db.Get(key)
+	return pebbleAppend(v, closer, err, dst)
+}
+
+// pebbleAppend appends the result of a Pebble Get to dst and releases it.
+func pebbleAppend(v []byte, closer io.Closer, err error, dst []byte) ([]byte, bool, error) {
+	if errors.Is(err, pebble.ErrNotFound) {
+		return dst, false, nil
+	}
+	if err != nil {
+		return dst, false, err
+	}
+	dst = append(dst, v...)
+	return dst, true, closer.Close()
+}
+
 func pebbleView(get func([]byte) ([]byte, io.Closer, error), key []byte, fn func([]byte) error) (bool, error) {
 	v, closer, err := get(key)
 	if errors.Is(err, pebble.ErrNotFound) {
@@ -124,10 +141,29 @@ type pebbleTxn struct {
 	db         *pebble.DB
 	b          *pebble.Batch
 	commitOpts *pebble.WriteOptions
+	// rangeDels is set when the batch holds a range deletion, which may
+	// cover any key: getCommitted then reads through the batch.
+	rangeDels bool
 }
 
 func (t *pebbleTxn) view(key []byte, fn func([]byte) error) (bool, error) {
 	return pebbleView(t.b.Get, key, fn)
+}
+
+func (t *pebbleTxn) get(key, dst []byte) ([]byte, bool, error) {
+	v, closer, err := t.b.Get(key)
+	return pebbleAppend(v, closer, err, dst)
+}
+
+// getCommitted reads the DB directly: the batch holds no write of key, so
+// the batch's view and the DB's agree, and DB.Get spares the batch's
+// iterators (and their allocations).
+func (t *pebbleTxn) getCommitted(key, dst []byte) ([]byte, bool, error) {
+	if t.rangeDels {
+		return t.get(key, dst)
+	}
+	v, closer, err := t.db.Get(key)
+	return pebbleAppend(v, closer, err, dst)
 }
 
 func (t *pebbleTxn) iter(lower, upper []byte, reverse bool) (rawIter, error) {
@@ -138,10 +174,13 @@ func (t *pebbleTxn) iter(lower, upper []byte, reverse bool) (rawIter, error) {
 	return newPebbleIter(it, reverse), nil
 }
 
-func (t *pebbleTxn) set(key, value []byte) error      { return t.b.Set(key, value, nil) }
-func (t *pebbleTxn) del(key []byte) error             { return t.b.Delete(key, nil) }
-func (t *pebbleTxn) delRange(start, end []byte) error { return t.b.DeleteRange(start, end, nil) }
-func (t *pebbleTxn) size() int                        { return t.b.Len() }
+func (t *pebbleTxn) set(key, value []byte) error { return t.b.Set(key, value, nil) }
+func (t *pebbleTxn) del(key []byte) error        { return t.b.Delete(key, nil) }
+func (t *pebbleTxn) delRange(start, end []byte) error {
+	t.rangeDels = true
+	return t.b.DeleteRange(start, end, nil)
+}
+func (t *pebbleTxn) size() int { return t.b.Len() }
 
 func (t *pebbleTxn) commit() error {
 	if !t.b.Empty() {
@@ -151,12 +190,14 @@ func (t *pebbleTxn) commit() error {
 	}
 	err := t.b.Close()
 	t.b = t.db.NewIndexedBatch()
+	t.rangeDels = false
 	return err
 }
 
 func (t *pebbleTxn) abort() error {
 	err := t.b.Close()
 	t.b = t.db.NewIndexedBatch()
+	t.rangeDels = false
 	return err
 }
 

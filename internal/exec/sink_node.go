@@ -35,6 +35,13 @@ type sinkNode[K, V any] struct {
 	nodeBase
 	cfg   SinkConfig[K, V]
 	topic string // resolved static topic
+	// ka and va are the serdes as appenders when both can append and
+	// neither is a []byte serde (which may hand out the value itself, at
+	// no cost): the key and the value are then encoded into buf and copied
+	// out in one allocation.
+	ka  serde.Appender[K]
+	va  serde.Appender[V]
+	buf []byte
 }
 
 func (n *sinkNode[K, V]) addChild(c Node) error {
@@ -45,7 +52,69 @@ func (n *sinkNode[K, V]) init() error {
 	if n.cfg.TopicFunc == nil {
 		n.topic = n.cfg.Topic.Resolve(n.task.env.ApplicationID)
 	}
+	bytesType := reflect.TypeFor[[]byte]()
+	if reflect.TypeFor[K]() != bytesType && reflect.TypeFor[V]() != bytesType {
+		ka, kok := n.cfg.KeySerde.(serde.Appender[K])
+		va, vok := n.cfg.ValueSerde.(serde.Appender[V])
+		if kok && vok {
+			n.ka, n.va = ka, va
+		}
+	}
 	return nil
+}
+
+// encode serializes the key and the value (nil for a null one). With
+// appending serdes both share one allocation.
+func (n *sinkNode[K, V]) encode(rec processor.Record[K, V], topic string) (key, value []byte, err error) {
+	if n.ka == nil {
+		if !rec.KeyIsNull() {
+			if key, err = n.cfg.KeySerde.Serialize(rec.Key); err != nil {
+				return nil, nil, &NodeError{Node: n.name, Err: fmt.Errorf("serializing the key for topic %q: %w", topic, err)}
+			}
+		}
+		if !rec.ValueIsNull() {
+			if value, err = n.cfg.ValueSerde.Serialize(rec.Value); err != nil {
+				return nil, nil, &NodeError{Node: n.name, Err: fmt.Errorf("serializing the value for topic %q: %w", topic, err)}
+			}
+		}
+		return key, value, nil
+	}
+	buf := n.buf[:0]
+	keyNull, valueNull := true, true
+	if !rec.KeyIsNull() {
+		if buf, keyNull, err = appendNotNull(n.ka, buf, rec.Key); err != nil {
+			return nil, nil, &NodeError{Node: n.name, Err: fmt.Errorf("serializing the key for topic %q: %w", topic, err)}
+		}
+	}
+	kl := len(buf)
+	if !rec.ValueIsNull() {
+		if buf, valueNull, err = appendNotNull(n.va, buf, rec.Value); err != nil {
+			return nil, nil, &NodeError{Node: n.name, Err: fmt.Errorf("serializing the value for topic %q: %w", topic, err)}
+		}
+	}
+	n.buf = buf
+	// The collector keeps both slices: copy them out of the buffer.
+	out := make([]byte, len(buf))
+	copy(out, buf)
+	if !keyNull {
+		key = out[:kl:kl]
+	}
+	if !valueNull {
+		value = out[kl:]
+	}
+	return key, value, nil
+}
+
+// appendNotNull appends v and reports whether it was null.
+func appendNotNull[T any](a serde.Appender[T], buf []byte, v T) ([]byte, bool, error) {
+	out, notNull, err := a.AppendSerialize(buf, v)
+	if err != nil {
+		return buf, true, err
+	}
+	if !notNull {
+		return buf, true, nil
+	}
+	return out, false, nil
 }
 
 func (n *sinkNode[K, V]) close() error { return nil }
@@ -63,17 +132,9 @@ func (n *sinkNode[K, V]) Receive(rec processor.Record[K, V]) error {
 		return &NodeError{Node: n.name, Err: fmt.Errorf(
 			"invalid (negative) timestamp %d for a record to topic %q", rec.Timestamp, topic)}
 	}
-	var key, value []byte
-	var err error
-	if !rec.KeyIsNull() {
-		if key, err = n.cfg.KeySerde.Serialize(rec.Key); err != nil {
-			return &NodeError{Node: n.name, Err: fmt.Errorf("serializing the key for topic %q: %w", topic, err)}
-		}
-	}
-	if !rec.ValueIsNull() {
-		if value, err = n.cfg.ValueSerde.Serialize(rec.Value); err != nil {
-			return &NodeError{Node: n.name, Err: fmt.Errorf("serializing the value for topic %q: %w", topic, err)}
-		}
+	key, value, err := n.encode(rec, topic)
+	if err != nil {
+		return err
 	}
 	partition := int32(-1)
 	if n.cfg.Partitioner != nil {

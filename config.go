@@ -139,9 +139,23 @@ type Config struct {
 	// MaxThreadRestarts bounds ReplaceThread (default 5).
 	MaxThreadRestarts int
 
-	// KafkaOptions are extra franz-go options for every client, such as TLS
-	// or SASL settings.
+	// KafkaTLS, when set, makes every connection to the brokers use TLS.
+	KafkaTLS *KafkaTLS
+	// KafkaSASL, when set, authenticates every connection to the brokers
+	// with SASL. Wrong credentials make Run fail within seconds with an
+	// error naming the mechanism (a *SASLError).
+	KafkaSASL *KafkaSASL
+	// KafkaOptions are extra franz-go options for every client; they come
+	// after (and may override) those of KafkaTLS and KafkaSASL.
 	KafkaOptions []kgo.Opt
+
+	// QueryTLS, when set, serves the query API over HTTPS and forwards
+	// requests between instances over HTTPS, verifying the peer.
+	QueryTLS *QueryTLS
+	// QueryAuth, when set, requires authentication on the query API.
+	QueryAuth *QueryAuth
+	// QueryLimits bounds the query server's work.
+	QueryLimits QueryLimits
 	// Logger receives the application's logs (default: discard).
 	Logger *slog.Logger
 	// Registerer receives the application's Prometheus metrics (default:
@@ -185,6 +199,20 @@ func (c Config) withDefaults() (Config, error) {
 			errs = append(errs, fmt.Errorf("streams: Config.QueryAddr %q is not host:port: %v", c.QueryAddr, err))
 		}
 	}
+	for _, f := range []struct {
+		name string
+		v    int64
+	}{
+		{"MaxConcurrent", int64(c.QueryLimits.MaxConcurrent)}, {"MaxForwardsPerPeer", int64(c.QueryLimits.MaxForwardsPerPeer)},
+		{"ForwardTimeout", int64(c.QueryLimits.ForwardTimeout)}, {"MaxKeyBytes", int64(c.QueryLimits.MaxKeyBytes)},
+		{"MaxPageSize", int64(c.QueryLimits.MaxPageSize)}, {"MaxRequestBytes", int64(c.QueryLimits.MaxRequestBytes)},
+		{"ReadHeaderTimeout", int64(c.QueryLimits.ReadHeaderTimeout)}, {"ReadTimeout", int64(c.QueryLimits.ReadTimeout)},
+		{"WriteTimeout", int64(c.QueryLimits.WriteTimeout)}, {"IdleTimeout", int64(c.QueryLimits.IdleTimeout)},
+	} {
+		if f.v < 0 {
+			errs = append(errs, fmt.Errorf("streams: Config.QueryLimits.%s is negative", f.name))
+		}
+	}
 	if c.ThreadFailure < ShutDownInstance || c.ThreadFailure > ShutDownApplication {
 		errs = append(errs, fmt.Errorf("streams: Config.ThreadFailure %d is unknown", int(c.ThreadFailure)))
 	}
@@ -221,5 +249,19 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	l := &c.QueryLimits
+	l.ReadHeaderTimeout = orDefault(l.ReadHeaderTimeout, 10*time.Second)
+	l.ReadTimeout = orDefault(l.ReadTimeout, 30*time.Second)
+	l.WriteTimeout = orDefault(l.WriteTimeout, 60*time.Second)
+	l.IdleTimeout = orDefault(l.IdleTimeout, 2*time.Minute)
+	l.MaxRequestBytes = orDefault(l.MaxRequestBytes, 64<<10)
 	return c, nil
+}
+
+func orDefault[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
 }

@@ -104,6 +104,15 @@ func runInstance() error {
 	if cfg.QueryAddr != "" {
 		cfg.Registerer = prometheus.NewRegistry()
 	}
+	// TLS and authentication of the query API (query_security_test.go).
+	if cert := os.Getenv("STREAMS_TEST_QUERY_CERT"); cert != "" {
+		cfg.QueryTLS = &streams.QueryTLS{CertFile: cert, KeyFile: os.Getenv("STREAMS_TEST_QUERY_KEY"),
+			CAFile: os.Getenv("STREAMS_TEST_QUERY_CA"), ClientCAFile: os.Getenv("STREAMS_TEST_QUERY_CLIENT_CA")}
+	}
+	if env := os.Getenv("STREAMS_TEST_QUERY_TOKENS_ENV"); env != "" {
+		cfg.QueryAuth = &streams.QueryAuth{TokensEnv: env, ProtectMetrics: os.Getenv("STREAMS_TEST_QUERY_PROTECT_METRICS") != "",
+			ClientCerts: os.Getenv("STREAMS_TEST_QUERY_CLIENT_CA") != ""}
+	}
 	if os.Getenv("STREAMS_TEST_FAILURE") == "app" {
 		cfg.ThreadFailure = streams.ShutDownApplication
 	}

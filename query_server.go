@@ -2,6 +2,7 @@ package streams
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -21,12 +22,39 @@ import (
 // Config.QueryAddr is empty. Requests for keys held by other instances are
 // forwarded to Config.AdvertisedEndpoint of their owner: set it to the
 // address your server listens on.
+//
+// The handler applies Config.QueryAuth (health checks stay open unless
+// QueryAuth.ProtectHealth), forwards over HTTPS with Config.QueryTLS, and
+// bounds its work with Config.QueryLimits.
 func (a *App) QueryHandler() http.Handler {
-	return query.NewHandler(a.QueryInstance(), query.HandlerOptions{Logger: a.cfg.Logger})
+	return query.NewHandler(a.QueryInstance(), a.handlerOptions())
+}
+
+func (a *App) handlerOptions() query.HandlerOptions {
+	l := a.cfg.QueryLimits
+	o := query.HandlerOptions{
+		Logger:             a.cfg.Logger,
+		Auth:               a.sec.auth,
+		ForwardTLS:         a.sec.forwardTLS,
+		ForwardToken:       a.sec.forwardTok,
+		ForwardTimeout:     l.ForwardTimeout,
+		MaxKeyBytes:        l.MaxKeyBytes,
+		MaxPageSize:        l.MaxPageSize,
+		MaxRequestBytes:    l.MaxRequestBytes,
+		MaxConcurrent:      l.MaxConcurrent,
+		MaxForwardsPerPeer: l.MaxForwardsPerPeer,
+	}
+	if q := a.cfg.QueryAuth; q != nil {
+		o.ProtectHealth = q.ProtectHealth
+	}
+	return o
 }
 
 // MetricsHandler returns a Prometheus handler for Config.Registerer when it
-// is also a prometheus.Gatherer (a *prometheus.Registry is), or nil.
+// is also a prometheus.Gatherer (a *prometheus.Registry is), or nil. It
+// does not apply Config.QueryAuth: the server Run starts does, when
+// QueryAuth.ProtectMetrics is set (or wrap it with QueryAuthenticator's
+// Protect).
 func (a *App) MetricsHandler() http.Handler {
 	g, ok := a.cfg.Registerer.(prometheus.Gatherer)
 	if !ok {
@@ -34,6 +62,11 @@ func (a *App) MetricsHandler() http.Handler {
 	}
 	return promhttp.HandlerFor(g, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(a.cfg.Logger.Handler(), slog.LevelWarn)})
 }
+
+// QueryAuthenticator returns the authentication Config.QueryAuth asks for
+// (nil without QueryAuth), to protect handlers you mount next to
+// QueryHandler, such as MetricsHandler.
+func (a *App) QueryAuthenticator() *query.Auth { return a.sec.auth }
 
 func (a *App) endpoint() string {
 	a.mu.Lock()
@@ -65,21 +98,35 @@ func (a *App) startQueryServer() (*queryServer, error) {
 	a.mu.Unlock()
 	mux := http.NewServeMux()
 	if m := a.MetricsHandler(); m != nil {
+		if q := a.cfg.QueryAuth; q != nil && q.ProtectMetrics {
+			m = a.sec.auth.Protect(m)
+		}
 		mux.Handle("GET /metrics", m)
 	}
 	mux.Handle("/", a.QueryHandler())
+	l := a.cfg.QueryLimits
 	qs := &queryServer{
 		srv: &http.Server{
 			Handler:           mux,
-			ReadHeaderTimeout: 10 * time.Second,
-			ReadTimeout:       30 * time.Second,
-			WriteTimeout:      60 * time.Second,
-			IdleTimeout:       2 * time.Minute,
-			MaxHeaderBytes:    64 << 10,
-			ErrorLog:          slog.NewLogLogger(a.cfg.Logger.Handler(), slog.LevelDebug),
+			ReadHeaderTimeout: l.ReadHeaderTimeout,
+			ReadTimeout:       l.ReadTimeout,
+			WriteTimeout:      l.WriteTimeout,
+			IdleTimeout:       l.IdleTimeout,
+			// Above MaxRequestBytes, so that the handler answers an
+			// oversized request with a 400 that names the limit.
+			MaxHeaderBytes: 2 * l.MaxRequestBytes,
+			TLSConfig:      a.sec.serverTLS,
+			ErrorLog:       slog.NewLogLogger(a.cfg.Logger.Handler(), slog.LevelDebug),
 		},
 		done: make(chan struct{}),
 		log:  a.cfg.Logger,
+	}
+	scheme := "http"
+	if a.sec.serverTLS != nil {
+		scheme = "https"
+		ln = tls.NewListener(ln, qs.srv.TLSConfig)
+	} else if a.sec.auth.Enabled() && len(a.sec.auth.Tokens) > 0 {
+		a.cfg.Logger.Warn("the query API takes bearer tokens over plain HTTP: set Config.QueryTLS unless the network is trusted")
 	}
 	go func() {
 		defer close(qs.done)
@@ -87,7 +134,8 @@ func (a *App) startQueryServer() (*queryServer, error) {
 			qs.log.Error("query server stopped", "error", err)
 		}
 	}()
-	a.cfg.Logger.Info("query server listening", "addr", ln.Addr().String(), "endpoint", a.endpoint())
+	a.cfg.Logger.Info("query server listening", "addr", ln.Addr().String(), "endpoint", a.endpoint(), "scheme", scheme,
+		"auth", a.sec.auth.Enabled())
 	return qs, nil
 }
 

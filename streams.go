@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -85,6 +86,7 @@ type App struct {
 	db        *state.DB
 	processID [16]byte
 	metrics   *engine.Metrics
+	sec       *security
 }
 
 // New validates cfg and returns an instance of the application defined by
@@ -100,7 +102,11 @@ func New(t *topology.Topology, cfg Config) (*App, error) {
 	if cfg.StateDir == "" {
 		cfg.StateDir = filepath.Join(os.TempDir(), "streams", cfg.ApplicationID)
 	}
-	a := &App{cfg: cfg, topo: t, state: Created, running: map[int]bool{}, metrics: engine.NewMetrics(cfg.Registerer)}
+	sec, err := buildSecurity(cfg)
+	if err != nil {
+		return nil, err
+	}
+	a := &App{cfg: cfg, topo: t, state: Created, running: map[int]bool{}, metrics: engine.NewMetrics(cfg.Registerer), sec: sec}
 	a.metrics.State.WithLabelValues(Created.String()).Set(1)
 	return a, nil
 }
@@ -206,7 +212,8 @@ func (a *App) Run(ctx context.Context) (err error) {
 		restarts = a.cfg.MaxThreadRestarts
 	}
 	eng, err := engine.New(engine.Options{
-		AppID: a.cfg.ApplicationID, Topology: a.topo, Brokers: a.cfg.Brokers, KafkaOpts: a.cfg.KafkaOptions,
+		AppID: a.cfg.ApplicationID, Topology: a.topo, Brokers: a.cfg.Brokers,
+		KafkaOpts:   append(slices.Clone(a.sec.kafkaOpts), a.cfg.KafkaOptions...),
 		ExactlyOnce: a.cfg.Guarantee == ExactlyOnce, CommitInterval: a.cfg.CommitInterval,
 		Threads: a.cfg.Threads, Standbys: a.cfg.NumStandbyReplicas, MaxTaskIdle: a.cfg.MaxTaskIdle,
 		CacheBytes: a.cfg.CacheMaxBytes, Endpoint: a.endpoint(), ProcessID: a.processID,
@@ -229,7 +236,7 @@ func (a *App) Run(ctx context.Context) (err error) {
 		a.setState(PendingShutdown)
 	}()
 	if err := eng.Run(ctx); err != nil {
-		return fmt.Errorf("streams: %w", err)
+		return fmt.Errorf("streams: %w", a.sec.kafkaSecurityError(err))
 	}
 	return nil
 }

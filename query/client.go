@@ -2,6 +2,7 @@ package query
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -29,8 +30,15 @@ type ClientOptions struct {
 	// timeout). The client never follows redirects, whatever this one's
 	// CheckRedirect says.
 	HTTPClient *http.Client
-	// Scheme is "http" (default) or "https".
+	// Scheme is "http" (default without TLSConfig) or "https".
 	Scheme string
+	// TLSConfig, when set, is the TLS configuration of the default
+	// HTTPClient: RootCAs that verify the instances' certificates and, for
+	// mutual TLS, Certificates. It makes Scheme default to "https".
+	TLSConfig *tls.Config
+	// Token, when set, is sent as a bearer token (Authorization: Bearer)
+	// with every request.
+	Token string
 	// PrepareRequest, if set, is called on every request, to add
 	// credentials for example.
 	PrepareRequest func(*http.Request)
@@ -88,6 +96,12 @@ func NewClient(endpoints []string, opts ClientOptions) (*Client, error) {
 	}
 	if opts.Scheme == "" {
 		opts.Scheme = "http"
+		if opts.TLSConfig != nil {
+			opts.Scheme = "https"
+		}
+	}
+	if opts.Scheme != "http" && opts.Scheme != "https" {
+		return nil, fmt.Errorf("query: scheme %q is neither http nor https", opts.Scheme)
 	}
 	if opts.MetadataMaxAge <= 0 {
 		opts.MetadataMaxAge = 30 * time.Second
@@ -103,13 +117,18 @@ func NewClient(endpoints []string, opts ClientOptions) (*Client, error) {
 	}
 	hc := opts.HTTPClient
 	if hc == nil {
-		hc = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		t := &http.Transport{
 			DialContext:           (&net.Dialer{Timeout: 3 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 			MaxIdleConns:          256,
 			MaxIdleConnsPerHost:   64,
 			IdleConnTimeout:       90 * time.Second,
+			TLSHandshakeTimeout:   5 * time.Second,
 			ResponseHeaderTimeout: 10 * time.Second,
-		}}
+		}
+		if opts.TLSConfig != nil {
+			t.TLSClientConfig = opts.TLSConfig.Clone()
+		}
+		hc = &http.Client{Timeout: 10 * time.Second, Transport: t}
 	}
 	cp := *hc
 	cp.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
@@ -342,6 +361,9 @@ func (c *Client) do(ctx context.Context, endpoint, path string, q url.Values) re
 		return res
 	}
 	req.Header.Set("Accept", "application/json")
+	if c.opts.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.opts.Token)
+	}
 	if c.opts.PrepareRequest != nil {
 		c.opts.PrepareRequest(req)
 	}
@@ -394,6 +416,13 @@ func retryable(err error) bool {
 		return e.Status == http.StatusServiceUnavailable || e.Status == http.StatusBadGateway
 	}
 	return err != nil
+}
+
+// refused reports whether an instance refused the client's credentials
+// (401 or 403): trying again cannot help.
+func refused(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && (e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden)
 }
 
 // wait sleeps before the next try.
@@ -497,7 +526,7 @@ func (c *Client) readKey(ctx context.Context, store string, kb []byte, path stri
 		md, err := c.metadata(ctx, attempt > 0)
 		if err != nil {
 			last = result{err: err}
-			if ctx.Err() != nil {
+			if ctx.Err() != nil || refused(err) {
 				return last, err
 			}
 			continue
@@ -628,7 +657,7 @@ func Get[K, V any](ctx context.Context, c *Client, store string, key K, ks serde
 	if err != nil {
 		return zero, Meta{}, err
 	}
-	res, err := c.readKey(ctx, store, kb, storePath(store, "/keys/"+url.PathEscape(text)), ro, nil)
+	res, err := c.readKey(ctx, store, kb, storePath(store, "/keys/"+EscapeSegment(text)), ro, nil)
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
 			var nf notFoundAnswer
@@ -663,7 +692,7 @@ func Windows[K, V any](ctx context.Context, c *Client, store string, key K, ks s
 	if err != nil {
 		return nil, Meta{}, err
 	}
-	path := storePath(store, "/windows/"+url.PathEscape(text))
+	path := storePath(store, "/windows/"+EscapeSegment(text))
 	res, err := c.readKey(ctx, store, kb, path, ro, url.Values{"from": {strconv.FormatInt(from, 10)}, "to": {strconv.FormatInt(to, 10)}})
 	if err != nil {
 		return nil, Meta{}, err
@@ -699,7 +728,7 @@ func Sessions[K, V any](ctx context.Context, c *Client, store string, key K, ks 
 	if err != nil {
 		return nil, Meta{}, err
 	}
-	path := storePath(store, "/sessions/"+url.PathEscape(text))
+	path := storePath(store, "/sessions/"+EscapeSegment(text))
 	res, err := c.readKey(ctx, store, kb, path, ro, url.Values{"from": {strconv.FormatInt(earliestEnd, 10)}, "to": {strconv.FormatInt(latestStart, 10)}})
 	if err != nil {
 		return nil, Meta{}, err

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 )
 
 // forward sends the request for path and query to endpoint and returns the
@@ -17,6 +18,10 @@ func (h *handler) forward(ctx context.Context, in *http.Request, endpoint, path 
 	if !ValidEndpoint(endpoint) {
 		return 0, nil, nil, errorf(http.StatusBadGateway, CodeBadGateway, "the owner's endpoint %q is not host:port", endpoint)
 	}
+	if !h.acquirePeer(endpoint) {
+		return 0, nil, nil, unavailable(CodeOverloaded, "%d requests to the owner %s are in flight, the limit (MaxForwardsPerPeer): it is slow or stalled", h.opts.MaxForwardsPerPeer, endpoint)
+	}
+	defer h.releasePeer(endpoint)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, h.opts.Scheme+"://"+endpoint+path+"?"+q.Encode(), nil)
 	if err != nil {
 		return 0, nil, nil, errorf(http.StatusInternalServerError, CodeInternal, "forwarding to %s: %v", endpoint, err)
@@ -27,6 +32,9 @@ func (h *handler) forward(ctx context.Context, in *http.Request, endpoint, path 
 	}
 	req.Header.Set(HopHeader, hop)
 	req.Header.Set("Accept", "application/json")
+	if h.opts.ForwardToken != "" {
+		req.Header.Set("Authorization", "Bearer "+h.opts.ForwardToken)
+	}
 	if h.opts.PrepareForward != nil {
 		h.opts.PrepareForward(req, in)
 	}
@@ -90,5 +98,15 @@ func ValidEndpoint(endpoint string) bool {
 }
 
 func storePath(store, suffix string) string {
-	return "/v1/stores/" + url.PathEscape(store) + suffix
+	return "/v1/stores/" + EscapeSegment(store) + suffix
+}
+
+// EscapeSegment escapes a key (or store name) as one path segment of the
+// API: url.PathEscape, and "." and ".." as "%2E" and "%2E%2E", which would
+// otherwise be taken for path navigation.
+func EscapeSegment(s string) string {
+	if s == "." || s == ".." {
+		return strings.Repeat("%2E", len(s))
+	}
+	return url.PathEscape(s)
 }

@@ -1,6 +1,7 @@
 package query
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/seed992c72d9/streams/internal/murmur2"
@@ -29,12 +31,30 @@ type HandlerOptions struct {
 	// Logger receives proxying failures and internal errors (default:
 	// discard).
 	Logger *slog.Logger
+	// Auth, when enabled, authenticates every request: every /v1 path,
+	// unknown paths, and /healthz and /readyz when ProtectHealth is set.
+	// Others get a 401 (code "unauthorized").
+	Auth *Auth
+	// ProtectHealth puts /healthz and /readyz behind Auth too (default:
+	// open, for probes).
+	ProtectHealth bool
 	// Transport carries requests forwarded to other instances (default: a
-	// transport with connection pooling and dial, TLS and header timeouts).
-	// Redirects are never followed whatever the transport.
+	// transport with connection pooling, dial, TLS and header timeouts,
+	// and ForwardTLS). Redirects are never followed whatever the
+	// transport.
 	Transport http.RoundTripper
-	// Scheme of forwarded requests: "http" (default) or "https".
+	// ForwardTLS, when set, is the TLS configuration of forwarded
+	// requests (with the default Transport): the CAs that verify the other
+	// instances' certificates and, for mutual TLS, this instance's client
+	// certificate. It makes Scheme default to "https".
+	ForwardTLS *tls.Config
+	// Scheme of forwarded requests: "http" (default without ForwardTLS)
+	// or "https".
 	Scheme string
+	// ForwardToken, when set, is sent as the bearer token of every request
+	// forwarded to another instance. The credentials of the request that
+	// caused a forward are never passed on.
+	ForwardToken string
 	// PrepareForward, if set, is called on every request forwarded to
 	// another instance, with the request that caused it: it may add
 	// credentials. Only endpoints from the group's assignment are called.
@@ -51,9 +71,26 @@ type HandlerOptions struct {
 	MaxResults int
 	// MaxKeyBytes bounds the text of a key (default 16 KiB).
 	MaxKeyBytes int
+	// MaxRequestBytes bounds the request line and headers of a request
+	// (default 64 KiB); a larger request is a 400. Requests with a body
+	// are a 400 too.
+	MaxRequestBytes int
 	// MaxForwardBytes bounds the body of a forwarded answer (default
 	// 32 MiB); a larger one is a 502.
 	MaxForwardBytes int64
+	// MaxConcurrent bounds the requests the handler works on at once
+	// (default 256); past it, a request waits up to QueueWait for a slot
+	// and then gets a 503 (code "overloaded"). /healthz and /readyz do
+	// not count. A request holds its slot until its answer starts: a
+	// client slow to read its answer does not hold one.
+	MaxConcurrent int
+	// QueueWait is how long a request waits for a slot (default 100 ms).
+	QueueWait time.Duration
+	// MaxForwardsPerPeer bounds the forwarded requests in flight to one
+	// other instance (default MaxConcurrent/4); past it, a request that
+	// needs that instance gets a 503 (code "overloaded") at once, so a
+	// slow or stalled instance cannot take every slot.
+	MaxForwardsPerPeer int
 }
 
 func (o HandlerOptions) withDefaults() HandlerOptions {
@@ -61,7 +98,7 @@ func (o HandlerOptions) withDefaults() HandlerOptions {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.Transport == nil {
-		o.Transport = &http.Transport{
+		t := &http.Transport{
 			Proxy:                 nil, // instances talk directly
 			DialContext:           (&net.Dialer{Timeout: 3 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 			MaxIdleConns:          256,
@@ -70,9 +107,16 @@ func (o HandlerOptions) withDefaults() HandlerOptions {
 			TLSHandshakeTimeout:   5 * time.Second,
 			ResponseHeaderTimeout: 10 * time.Second,
 		}
+		if o.ForwardTLS != nil {
+			t.TLSClientConfig = o.ForwardTLS.Clone()
+		}
+		o.Transport = t
 	}
 	if o.Scheme == "" {
 		o.Scheme = "http"
+		if o.ForwardTLS != nil {
+			o.Scheme = "https"
+		}
 	}
 	if o.ForwardTimeout <= 0 {
 		o.ForwardTimeout = 10 * time.Second
@@ -93,8 +137,20 @@ func (o HandlerOptions) withDefaults() HandlerOptions {
 	if o.MaxKeyBytes <= 0 {
 		o.MaxKeyBytes = 16 << 10
 	}
+	if o.MaxRequestBytes <= 0 {
+		o.MaxRequestBytes = 64 << 10
+	}
 	if o.MaxForwardBytes <= 0 {
 		o.MaxForwardBytes = 32 << 20
+	}
+	if o.MaxConcurrent <= 0 {
+		o.MaxConcurrent = 256
+	}
+	if o.QueueWait <= 0 {
+		o.QueueWait = 100 * time.Millisecond
+	}
+	if o.MaxForwardsPerPeer <= 0 {
+		o.MaxForwardsPerPeer = max(o.MaxConcurrent/4, 1)
 	}
 	return o
 }
@@ -113,6 +169,8 @@ const (
 	CodeLoop         = "loop"               // 503: a forwarded request would be forwarded again
 	CodeBadGateway   = "bad_gateway"        // 502: the owner's answer was unusable
 	CodeInternal     = "internal"           // 500
+	CodeUnauthorized = "unauthorized"       // 401: no valid credentials
+	CodeOverloaded   = "overloaded"         // 503: too many requests in flight here, or to the owner
 )
 
 const (
@@ -153,6 +211,13 @@ type handler struct {
 	inst   Instance
 	opts   HandlerOptions
 	client *http.Client
+	mux    *http.ServeMux
+	// slots bounds the requests in progress.
+	slots chan struct{}
+
+	peerMu sync.Mutex
+	// peers counts the forwarded requests in flight by endpoint.
+	peers map[string]int
 }
 
 // NewHandler returns the HTTP API of an application instance: store list,
@@ -161,10 +226,13 @@ type handler struct {
 //
 // Reads of a key (or partition) held by another instance are forwarded to
 // it, only to endpoints that inst.Hosts names, once (HopHeader), without
-// following redirects. The handler keeps no state between requests and is
-// safe for concurrent use; wrap it to add authentication or rate limits.
+// following redirects. With opts.Auth, every request but health checks
+// must authenticate. The handler bounds the requests it works on at once,
+// and those it forwards to each other instance. It is safe for concurrent
+// use.
 func NewHandler(inst Instance, opts HandlerOptions) http.Handler {
-	h := &handler{inst: inst, opts: opts.withDefaults()}
+	h := &handler{inst: inst, opts: opts.withDefaults(), peers: map[string]int{}}
+	h.slots = make(chan struct{}, h.opts.MaxConcurrent)
 	h.client = &http.Client{
 		Transport: h.opts.Transport,
 		CheckRedirect: func(*http.Request, []*http.Request) error {
@@ -191,7 +259,136 @@ func NewHandler(inst Instance, opts HandlerOptions) http.Handler {
 		}
 		h.fail(w, errorf(http.StatusNotFound, CodeNotFound, "no such path %q", r.URL.Path))
 	})
-	return mux
+	h.mux = mux
+	return h
+}
+
+// ServeHTTP authenticates the request, checks its size, takes a slot and
+// serves it.
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	health := r.URL.Path == "/healthz" || r.URL.Path == "/readyz"
+	if (!health || h.opts.ProtectHealth) && !h.opts.Auth.Allow(r) {
+		unauthorized(w, r, h.opts.Auth)
+		return
+	}
+	if e := h.checkSize(r); e != nil {
+		h.fail(w, e)
+		return
+	}
+	if p := r.URL.EscapedPath(); !canonical(p) {
+		// http.ServeMux would redirect to the cleaned path: another
+		// resource (a key "x/.." would read "x"'s store). Refuse instead.
+		h.fail(w, errorf(http.StatusNotFound, CodeNotFound, "no such path %q: a path segment \".\" or \"..\" (a key, say) must be percent-encoded as %%2E, and segments cannot be empty", p))
+		return
+	}
+	if health {
+		h.mux.ServeHTTP(w, r)
+		return
+	}
+	if !h.acquire(r) {
+		h.fail(w, unavailable(CodeOverloaded, "this instance is serving %d requests, its limit (MaxConcurrent)", h.opts.MaxConcurrent))
+		return
+	}
+	rw := &slotWriter{ResponseWriter: w, release: h.release}
+	defer rw.done()
+	h.mux.ServeHTTP(rw, r)
+}
+
+// canonical reports whether an escaped path is clean: no "." or ".."
+// segment and no empty one (but a trailing slash).
+func canonical(p string) bool {
+	if p == "" || p[0] != '/' {
+		return false
+	}
+	segs := strings.Split(p[1:], "/")
+	for i, s := range segs {
+		if s == "." || s == ".." || (s == "" && i != len(segs)-1) {
+			return false
+		}
+	}
+	return true
+}
+
+// checkSize refuses requests larger than MaxRequestBytes and requests with
+// a body.
+func (h *handler) checkSize(r *http.Request) *apiError {
+	n := len(r.Method) + len(r.RequestURI) + len(r.Proto) + 4
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			n += len(k) + len(v) + 4
+		}
+	}
+	if n > h.opts.MaxRequestBytes {
+		return badRequest("the request is %d bytes (request line and headers), more than the limit MaxRequestBytes = %d", n, h.opts.MaxRequestBytes)
+	}
+	if (r.Method == http.MethodGet || r.Method == http.MethodHead) && (r.ContentLength > 0 || len(r.TransferEncoding) > 0) {
+		return badRequest("the query API takes no request body")
+	}
+	return nil
+}
+
+// acquire takes a slot, waiting up to QueueWait.
+func (h *handler) acquire(r *http.Request) bool {
+	select {
+	case h.slots <- struct{}{}:
+		return true
+	default:
+	}
+	t := time.NewTimer(h.opts.QueueWait)
+	defer t.Stop()
+	select {
+	case h.slots <- struct{}{}:
+		return true
+	case <-t.C:
+		return false
+	case <-r.Context().Done():
+		return false
+	}
+}
+
+func (h *handler) release() { <-h.slots }
+
+// slotWriter gives the request's slot back when the answer starts, or when
+// the handler returns.
+type slotWriter struct {
+	http.ResponseWriter
+	release func()
+	once    sync.Once
+}
+
+func (s *slotWriter) done() { s.once.Do(s.release) }
+
+func (s *slotWriter) WriteHeader(status int) {
+	s.done()
+	s.ResponseWriter.WriteHeader(status)
+}
+
+func (s *slotWriter) Write(b []byte) (int, error) {
+	s.done()
+	return s.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (s *slotWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// acquirePeer counts a forwarded request to endpoint, unless
+// MaxForwardsPerPeer are in flight.
+func (h *handler) acquirePeer(endpoint string) bool {
+	h.peerMu.Lock()
+	defer h.peerMu.Unlock()
+	if h.peers[endpoint] >= h.opts.MaxForwardsPerPeer {
+		return false
+	}
+	h.peers[endpoint]++
+	return true
+}
+
+func (h *handler) releasePeer(endpoint string) {
+	h.peerMu.Lock()
+	defer h.peerMu.Unlock()
+	if h.peers[endpoint]--; h.peers[endpoint] <= 0 {
+		delete(h.peers, endpoint)
+	}
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

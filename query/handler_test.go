@@ -59,7 +59,7 @@ func TestGetErrors(t *testing.T) {
 		{"to before from", "/v1/stores/windows/windows/" + k0 + "?from=10&to=5", 400, "bad_request", `to 5 is before from 10`},
 		{"bad time", "/v1/stores/windows/windows/" + k0 + "?from=yesterday", 400, "bad_request", `from "yesterday" is neither milliseconds`},
 		{"bad limit", "/v1/stores/windows/windows/" + k0 + "?limit=0", 400, "bad_request", `limit "0" is not a positive number`},
-		{"limit too large", "/v1/stores/counts/range?limit=5000", 400, "bad_request", `limit 5000 is more than the maximum 1000`},
+		{"limit too large", "/v1/stores/counts/range?limit=5000", 400, "bad_request", `limit 5000 is more than the limit MaxPageSize = 1000`},
 		{"range of unknown store", "/v1/stores/nope/range", 404, "unknown_store", `unknown store "nope"`},
 		{"range from after to", "/v1/stores/counts/range?from=b&to=a", 400, "bad_request", `from is after to`},
 		{"bad token", "/v1/stores/counts/range?token=!!", 400, "bad_request", `token is not base64url`},

@@ -58,6 +58,9 @@ func ParsePosition(s string) (map[string]int64, error) {
 		if j <= 0 {
 			return nil, fmt.Errorf("entry %q is not topic/partition:offset", e)
 		}
+		if !legalTopic(tp[:j]) {
+			return nil, fmt.Errorf("entry %q: %q is not a Kafka topic name (letters, digits, '.', '_', '-'; at most 249)", e, tp[:j])
+		}
 		part, err := strconv.ParseInt(tp[j+1:], 10, 32)
 		if err != nil || part < 0 {
 			return nil, fmt.Errorf("entry %q: partition %q is not a partition number", e, tp[j+1:])
@@ -73,6 +76,20 @@ func ParsePosition(s string) (map[string]int64, error) {
 		out[key] = off
 	}
 	return out, nil
+}
+
+// legalTopic reports whether s may name a Kafka topic.
+func legalTopic(s string) bool {
+	if s == "" || len(s) > 249 || s == "." || s == ".." {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // FormatPosition writes a position as ParsePosition reads it, sorted.
@@ -96,7 +113,7 @@ func FormatPosition(pos map[string]int64) string {
 
 func (h *handler) parseKey(info StoreInfo, text, what string) ([]byte, *apiError) {
 	if len(text) > h.opts.MaxKeyBytes {
-		return nil, badRequest("%s is %d bytes long, more than %d", what, len(text), h.opts.MaxKeyBytes)
+		return nil, badRequest("%s is %d bytes long, more than the limit MaxKeyBytes = %d", what, len(text), h.opts.MaxKeyBytes)
 	}
 	if info.Keys == nil {
 		return nil, errorf(http.StatusBadRequest, CodeWrongKind, "store %q cannot parse keys from text", info.Name)
@@ -128,7 +145,8 @@ func parseTime(q url.Values, name string, def int64) (int64, *apiError) {
 	return 0, badRequest("%s %q is neither milliseconds since the epoch nor an RFC 3339 time", name, v)
 }
 
-func parseLimit(q url.Values, def, maxN int) (int, *apiError) {
+// parseLimit reads the limit parameter; limitName names the maximum.
+func parseLimit(q url.Values, def, maxN int, limitName string) (int, *apiError) {
 	v := q.Get("limit")
 	if v == "" {
 		return def, nil
@@ -138,7 +156,7 @@ func parseLimit(q url.Values, def, maxN int) (int, *apiError) {
 		return 0, badRequest("limit %q is not a positive number", v)
 	}
 	if n > maxN {
-		return 0, badRequest("limit %d is more than the maximum %d", n, maxN)
+		return 0, badRequest("limit %d is more than the limit %s = %d", n, limitName, maxN)
 	}
 	return n, nil
 }

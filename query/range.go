@@ -83,7 +83,7 @@ func (h *handler) rangeScan(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rp.hop = r.Header.Get(HopHeader) != ""
-	limit, e := parseLimit(q, h.opts.DefaultPageSize, h.opts.MaxPageSize)
+	limit, e := parseLimit(q, h.opts.DefaultPageSize, h.opts.MaxPageSize, "MaxPageSize")
 	if e != nil {
 		h.fail(w, e)
 		return

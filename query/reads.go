@@ -93,7 +93,7 @@ func (h *handler) openKey(w http.ResponseWriter, r *http.Request, want, suffix s
 		return readMeta{}, nil, nil, e
 	}
 	if !rt.local {
-		h.relay(w, r, rt.endpoint, storePath(store, suffix+url.PathEscape(keyText)))
+		h.relay(w, r, rt.endpoint, storePath(store, suffix+EscapeSegment(keyText)))
 		return readMeta{}, nil, nil, nil
 	}
 	s, pos, e := h.open(info, p, rt, rp)
@@ -163,7 +163,7 @@ func (h *handler) parseTimeRange(q url.Values, tr *timeRange) *apiError {
 	if tr.to, e = parseTime(q, "to", math.MaxInt64); e != nil {
 		return e
 	}
-	if tr.limit, e = parseLimit(q, h.opts.MaxResults, h.opts.MaxResults); e != nil {
+	if tr.limit, e = parseLimit(q, h.opts.MaxResults, h.opts.MaxResults, "MaxResults"); e != nil {
 		return e
 	}
 	return nil

@@ -27,8 +27,15 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	httpAddr := fs.String("http", "localhost:8080", "address of the query and metrics server")
 	rate := fs.Int("rate", 2000, "records per second the generator writes")
 	verbose := fs.Bool("v", false, "log the application's progress")
+	kafkaSec := addKafkaFlags(fs)
+	httpCert := fs.String("http-cert", "", "PEM certificate of the query server: serve HTTPS (with --http-key)")
+	httpKey := fs.String("http-key", "", "PEM key of --http-cert")
+	httpTokens := fs.String("http-tokens-env", "", "environment variable holding the query API's bearer tokens (comma separated): require one")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *brokers == "" && kafkaSec.given() {
+		return errors.New("the --kafka-* and --sasl-* flags need --brokers: the embedded broker takes plaintext only")
 	}
 	var addrs []string
 	if *brokers == "" {
@@ -57,18 +64,32 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *verbose {
 		logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
-	app, err := streams.New(topo, streams.Config{
+	cfg := streams.Config{
 		ApplicationID: "streams-demo",
 		Brokers:       addrs,
 		StateDir:      filepath.Join(*dir, "state"),
 		QueryAddr:     *httpAddr,
 		Registerer:    reg,
 		Logger:        logger,
-	})
+	}
+	if err := kafkaSec.apply(&cfg); err != nil {
+		return err
+	}
+	if *httpCert != "" || *httpKey != "" {
+		cfg.QueryTLS = &streams.QueryTLS{CertFile: *httpCert, KeyFile: *httpKey}
+	}
+	if *httpTokens != "" {
+		cfg.QueryAuth = &streams.QueryAuth{TokensEnv: *httpTokens}
+	}
+	app, err := streams.New(topo, cfg)
 	if err != nil {
 		return err
 	}
-	gen, err := demo.NewGenerator(addrs, *rate)
+	genOpts, err := streams.KafkaClientOptions(cfg)
+	if err != nil {
+		return err
+	}
+	gen, err := demo.NewGenerator(addrs, *rate, genOpts...)
 	if err != nil {
 		return err
 	}
@@ -95,20 +116,27 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	case <-ctx.Done():
 	}
 	base := "http://" + *httpAddr
+	if cfg.QueryTLS != nil {
+		base = "https://" + *httpAddr
+	}
+	curl := "curl"
+	if cfg.QueryAuth != nil {
+		curl = fmt.Sprintf(`curl -H "Authorization: Bearer $%s"`, *httpTokens)
+	}
 	fmt.Fprintf(stdout, `
 The demo is running: a generator writes text lines and page views, and the
 application counts words and views per page. Try:
 
-  curl %[1]s/v1/stores/%[2]s/keys/fox
-  curl '%[1]s/v1/stores/%[2]s/range?limit=10'
-  curl %[1]s/v1/stores/%[3]s/keys/%%2Fdocs
-  curl %[1]s/v1/metadata
-  curl %[1]s/v1/topology
-  curl %[1]s/metrics
+  %[4]s %[1]s/v1/stores/%[2]s/keys/fox
+  %[4]s '%[1]s/v1/stores/%[2]s/range?limit=10'
+  %[4]s %[1]s/v1/stores/%[3]s/keys/%%2Fdocs
+  %[4]s %[1]s/v1/metadata
+  %[4]s %[1]s/v1/topology
+  %[4]s %[1]s/metrics
 
 Ctrl-C stops it.
 
-`, base, demo.WordCountStore, demo.ViewCountStore)
+`, base, demo.WordCountStore, demo.ViewCountStore, curl)
 
 	tick := time.NewTicker(2 * time.Second)
 	defer tick.Stop()

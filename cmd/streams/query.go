@@ -10,10 +10,14 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
+
+	"github.com/seed992c72d9/streams/query"
 )
 
-const queryUsage = `usage: streams query [--server host:port] <request> [args]
+const queryUsage = `usage: streams query [--server [https://]host:port] [--ca file] [--cert file --key file] <request> [args]
+
+The bearer token, if the server asks for one, is read from the environment
+variable named by --token-env (STREAMS_QUERY_TOKEN).
 
 requests:
   stores                          list the queryable stores
@@ -32,6 +36,7 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	limit := fs.Int("limit", 100, "page size of range scans")
 	from := fs.String("from", "", "start of the time range of windows and sessions (ms)")
 	to := fs.String("to", "", "end of the time range of windows and sessions (ms)")
+	sec := addQueryClientFlags(fs)
 	fs.Usage = func() { fmt.Fprint(stderr, queryUsage); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -41,7 +46,13 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fs.Usage()
 		return errors.New("no request given")
 	}
-	base := "http://" + *server
+	base, hc, err := sec.client(*server)
+	if err != nil {
+		return err
+	}
+	get := func(ctx context.Context, u string) ([]byte, error) { return getWith(ctx, hc, u) }
+	getJSON := func(ctx context.Context, w io.Writer, u string) error { return writeJSON(ctx, hc, w, u) }
+	getText := func(ctx context.Context, w io.Writer, u string) error { return writeText(ctx, hc, w, u) }
 	need := func(n int) error {
 		if len(rest)-1 != n {
 			return fmt.Errorf("%s takes %d argument(s), got %d", rest[0], n, len(rest)-1)
@@ -76,12 +87,12 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err := need(2); err != nil {
 			return err
 		}
-		return getJSON(ctx, stdout, base+"/v1/stores/"+url.PathEscape(rest[1])+"/keys/"+url.PathEscape(rest[2]))
+		return getJSON(ctx, stdout, base+"/v1/stores/"+query.EscapeSegment(rest[1])+"/keys/"+query.EscapeSegment(rest[2]))
 	case "windows", "sessions":
 		if err := need(2); err != nil {
 			return err
 		}
-		return getJSON(ctx, stdout, base+"/v1/stores/"+url.PathEscape(rest[1])+"/"+rest[0]+"/"+url.PathEscape(rest[2])+timeRange())
+		return getJSON(ctx, stdout, base+"/v1/stores/"+query.EscapeSegment(rest[1])+"/"+rest[0]+"/"+query.EscapeSegment(rest[2])+timeRange())
 	case "range":
 		if len(rest) < 2 || len(rest) > 4 {
 			return fmt.Errorf("range takes a store and optional from and to keys")
@@ -98,7 +109,7 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 				Items []json.RawMessage `json:"entries"`
 				Next  string            `json:"next"`
 			}
-			body, err := get(ctx, base+"/v1/stores/"+url.PathEscape(rest[1])+"/range?"+q.Encode())
+			body, err := get(ctx, base+"/v1/stores/"+query.EscapeSegment(rest[1])+"/range?"+q.Encode())
 			if err != nil {
 				return err
 			}
@@ -118,17 +129,14 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return fmt.Errorf("unknown request %q", rest[0])
 }
 
-var httpClient = &http.Client{Timeout: 30 * time.Second,
-	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-
-// get returns the body of a successful GET, or an error with the server's
-// answer.
-func get(ctx context.Context, u string) ([]byte, error) {
+// getWith returns the body of a successful GET, or an error with the
+// server's answer.
+func getWith(ctx context.Context, hc *http.Client, u string) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := httpClient.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, err
 	}
@@ -143,8 +151,8 @@ func get(ctx context.Context, u string) ([]byte, error) {
 	return body, nil
 }
 
-func getJSON(ctx context.Context, w io.Writer, u string) error {
-	body, err := get(ctx, u)
+func writeJSON(ctx context.Context, hc *http.Client, w io.Writer, u string) error {
+	body, err := getWith(ctx, hc, u)
 	if err != nil {
 		return err
 	}
@@ -158,8 +166,8 @@ func getJSON(ctx context.Context, w io.Writer, u string) error {
 	return err
 }
 
-func getText(ctx context.Context, w io.Writer, u string) error {
-	body, err := get(ctx, u)
+func writeText(ctx context.Context, hc *http.Client, w io.Writer, u string) error {
+	body, err := getWith(ctx, hc, u)
 	if err != nil {
 		return err
 	}

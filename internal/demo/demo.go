@@ -60,9 +60,10 @@ type Generator struct {
 	rnd      *rand.Rand
 }
 
-// NewGenerator returns a generator writing rate records per second.
-func NewGenerator(brokers []string, rate int) (*Generator, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ProducerLinger(5*time.Millisecond))
+// NewGenerator returns a generator writing rate records per second. opts
+// add to its client's options (TLS, SASL).
+func NewGenerator(brokers []string, rate int, opts ...kgo.Opt) (*Generator, error) {
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(brokers...), kgo.ProducerLinger(5 * time.Millisecond)}, opts...)...)
 	if err != nil {
 		return nil, err
 	}

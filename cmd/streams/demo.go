@@ -123,20 +123,24 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if cfg.QueryAuth != nil {
 		curl = fmt.Sprintf(`curl -H "Authorization: Bearer $%s"`, *httpTokens)
 	}
+	// The generator stamps records with the wall clock: the windows of the
+	// next minutes start in [now-10m, now+10m].
+	now := time.Now().UTC().Truncate(time.Second)
+	from, to := now.Add(-10*time.Minute).Format(time.RFC3339), now.Add(10*time.Minute).Format(time.RFC3339)
 	fmt.Fprintf(stdout, `
 The demo is running: a generator writes text lines and page views, and the
-application counts words and views per page. Try:
+application counts words, and views per page and minute. Try:
 
   %[4]s %[1]s/v1/stores/%[2]s/keys/fox
   %[4]s '%[1]s/v1/stores/%[2]s/range?limit=10'
-  %[4]s %[1]s/v1/stores/%[3]s/keys/%%2Fdocs
+  %[4]s '%[1]s/v1/stores/%[3]s/windows/%%2Fdocs?from=%[5]s&to=%[6]s'
   %[4]s %[1]s/v1/metadata
   %[4]s %[1]s/v1/topology
   %[4]s %[1]s/metrics
 
 Ctrl-C stops it.
 
-`, base, demo.WordCountStore, demo.ViewCountStore, curl)
+`, base, demo.WordCountStore, demo.ViewCountStore, curl, from, to)
 
 	tick := time.NewTicker(2 * time.Second)
 	defer tick.Stop()

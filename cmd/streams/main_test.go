@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -79,6 +80,7 @@ func TestDemo(t *testing.T) {
 	if !strings.Contains(out.String(), "curl "+strings.TrimSuffix(url, "/fox")) {
 		t.Errorf("the demo did not print the query it answers; output:\n%s", out.String())
 	}
+	checkDemoWindows(t, out.String(), httpAddr)
 	cancel()
 	select {
 	case code := <-done:
@@ -90,6 +92,68 @@ func TestDemo(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "stopping...") {
 		t.Errorf("no clean stop in the output:\n%s", out.String())
+	}
+}
+
+// checkDemoWindows runs the window query the demo printed (in output) and
+// checks that it answers, within 30 s, the windows of the page /docs: one
+// minute each, aligned to the minute, starting in the printed time range,
+// each with a positive count stamped with a time in the window.
+func checkDemoWindows(t *testing.T, output, httpAddr string) {
+	t.Helper()
+	m := regexp.MustCompile(`curl '(http://` + regexp.QuoteMeta(httpAddr) +
+		`/v1/stores/page-views-per-minute/windows/%2Fdocs\?from=([^&]+)&to=([^']+))'`).FindStringSubmatch(output)
+	if m == nil {
+		t.Fatalf("the demo did not print a window query of /docs; output:\n%s", output)
+	}
+	url := m[1]
+	from, err := time.Parse(time.RFC3339, m[2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	to, err := time.Parse(time.RFC3339, m[3])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := to.Sub(from); got != 20*time.Minute || time.Since(from) < 0 || time.Until(to) < 0 {
+		t.Errorf("printed range [%v, %v] does not cover now (%v)", from, to, time.Now())
+	}
+	type window struct {
+		Start, End int64
+		Value      json.RawMessage
+	}
+	var body struct {
+		Store, Key string
+		Windows    []window
+		Truncated  bool
+	}
+	start := time.Now()
+	for {
+		if time.Since(start) > 30*time.Second {
+			t.Fatalf("no window of /docs from %s within 30 s; last answer %+v", url, body)
+		}
+		resp, err := http.Get(url)
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK && json.Unmarshal(b, &body) == nil && len(body.Windows) > 0 {
+				break
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if body.Store != "page-views-per-minute" || body.Key != "/docs" || body.Truncated {
+		t.Errorf("answer %+v, want store page-views-per-minute, key /docs, not truncated", body)
+	}
+	for _, w := range body.Windows {
+		var v struct{ Value, Timestamp int64 }
+		if err := json.Unmarshal(w.Value, &v); err != nil || v.Value < 1 || v.Timestamp < w.Start || v.Timestamp >= w.End {
+			t.Errorf("window [%d, %d): value %s, want a positive count stamped within the window", w.Start, w.End, w.Value)
+		}
+		if w.End-w.Start != time.Minute.Milliseconds() || w.Start%time.Minute.Milliseconds() != 0 ||
+			w.Start < from.UnixMilli() || w.Start > to.UnixMilli() {
+			t.Errorf("window [%d, %d), want a minute starting in [%d, %d]", w.Start, w.End, from.UnixMilli(), to.UnixMilli())
+		}
 	}
 }
 

@@ -1,6 +1,6 @@
 // Package demo is the application `streams demo` runs: word counts over a
-// stream of text lines and page-view counts per page, with a generator that
-// writes both inputs.
+// stream of text lines and page-view counts per page and minute (tumbling
+// windows of event time), with a generator that writes both inputs.
 package demo
 
 import (
@@ -16,24 +16,50 @@ import (
 	"github.com/seed992c72d9/streams/kstream"
 	"github.com/seed992c72d9/streams/serde"
 	"github.com/seed992c72d9/streams/topology"
+	"github.com/seed992c72d9/streams/window"
 )
 
 // Topics the demo reads and writes.
 const (
-	LinesTopic     = "text-lines"
-	ViewsTopic     = "page-views"
+	// LinesTopic holds text lines (no key).
+	LinesTopic = "text-lines"
+	// ViewsTopic holds page views: key the user, value the page; a record's
+	// timestamp is the time of the view.
+	ViewsTopic = "page-views"
+	// WordCountTopic receives every update of a word's count: key the word,
+	// value the count (8 bytes big-endian).
 	WordCountTopic = "word-counts"
-	ViewCountTopic = "page-view-counts"
+	// ViewCountTopic receives every update of a page's count in a window:
+	// key the page's bytes and the 8-byte big-endian window start
+	// (window.TimeWindowedSerde), value the count (8 bytes big-endian).
+	ViewCountTopic = "page-views-per-minute"
 )
 
 // Stores the demo keeps (and serves queries from).
 const (
+	// WordCountStore is the key-value store of the word counts.
 	WordCountStore = "word-counts"
-	ViewCountStore = "page-view-counts"
+	// ViewCountStore is the window store of the page-view counts, one
+	// window per page and minute.
+	ViewCountStore = "page-views-per-minute"
+)
+
+// Windows of the page-view counts.
+const (
+	// ViewWindowSize is the size of the tumbling windows views are counted in.
+	ViewWindowSize = time.Minute
+	// ViewWindowGrace is how long after its end a window still counts late
+	// views.
+	ViewWindowGrace = 10 * time.Second
+	// ViewRetention is how long ViewCountStore keeps a window for queries.
+	ViewRetention = time.Hour
 )
 
 // Topology returns the demo application: words counted over text lines, and
-// views counted per page (page views are keyed by user, valued by page).
+// views counted per page in one-minute tumbling windows of event time (page
+// views are keyed by user, valued by page; they are re-keyed by page through
+// the repartition topic "<application id>-page-views-per-minute-repartition").
+// Both counts are written to their topics on every update.
 func Topology() (*topology.Topology, error) {
 	b := topology.NewBuilder()
 	lines := kstream.From(b, LinesTopic, serde.String(), serde.String())
@@ -42,8 +68,10 @@ func Topology() (*topology.Topology, error) {
 	kstream.FromTable(wordCounts).To(WordCountTopic)
 
 	views := kstream.From(b, ViewsTopic, serde.String(), serde.String())
-	perPage := kstream.Count(kstream.GroupBy(views, func(_, page string) string { return page }), ViewCountStore)
-	kstream.FromTable(perPage).To(ViewCountTopic)
+	byPage := kstream.GroupBy(views, func(_, page string) string { return page })
+	perMinute := kstream.WindowedBy(byPage, window.Tumbling(ViewWindowSize).WithGrace(ViewWindowGrace))
+	counts := kstream.CountWindowed(perMinute, ViewCountStore, kstream.WithRetention(ViewRetention))
+	kstream.FromTable(counts).To(ViewCountTopic)
 	return b.Build()
 }
 

@@ -81,6 +81,14 @@ type Config struct {
 	// InMemoryState keeps state in memory instead of Pebble: every start
 	// restores from the changelogs.
 	InMemoryState bool
+	// PebbleBlockCacheBytes is the block cache shared by every Pebble store
+	// of the instance (default 64 MiB).
+	PebbleBlockCacheBytes int64
+	// PebbleMemTableBytes is the size of Pebble's memtable (default 32
+	// MiB); up to two are in memory while one is flushed. With the block
+	// cache and CacheMaxBytes it bounds the state's memory: see
+	// docs/operations.md, "Memory".
+	PebbleMemTableBytes uint64
 	// Guarantee is ExactlyOnce (default) or AtLeastOnce.
 	Guarantee Guarantee
 	// CommitInterval is how often each thread commits: default 100 ms under
@@ -190,6 +198,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxTaskIdle < 0 {
 		errs = append(errs, fmt.Errorf("streams: Config.MaxTaskIdle %v is negative", c.MaxTaskIdle))
+	}
+	if c.PebbleBlockCacheBytes < 0 {
+		errs = append(errs, fmt.Errorf("streams: Config.PebbleBlockCacheBytes %d is negative", c.PebbleBlockCacheBytes))
 	}
 	if c.MaxBufferedRecords < 0 {
 		errs = append(errs, fmt.Errorf("streams: Config.MaxBufferedRecords %d is negative", c.MaxBufferedRecords))

@@ -192,7 +192,8 @@ func (a *App) Run(ctx context.Context) (err error) {
 	if a.cfg.InMemoryState {
 		a.db = state.OpenMemory()
 	} else {
-		a.db, err = state.OpenPebble(filepath.Join(a.cfg.StateDir, "pebble"), state.PebbleOptions{Logger: a.cfg.Logger})
+		a.db, err = state.OpenPebble(filepath.Join(a.cfg.StateDir, "pebble"), state.PebbleOptions{
+			Logger: a.cfg.Logger, BlockCacheBytes: a.cfg.PebbleBlockCacheBytes, MemTableBytes: a.cfg.PebbleMemTableBytes})
 		if err != nil {
 			return fmt.Errorf("streams: %w", err)
 		}

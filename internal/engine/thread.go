@@ -55,7 +55,17 @@ type entryQueue struct {
 
 func (q *entryQueue) len() int { return len(q.buf) - q.head }
 
-func (q *entryQueue) push(e exec.Entry) { q.buf = append(q.buf, e) }
+// push appends e. A full buffer whose first half or more is consumed moves
+// its records down instead of growing: a queue that never drains (the
+// thread keeps it topped up while it is busy) stays bounded.
+func (q *entryQueue) push(e exec.Entry) {
+	if len(q.buf) == cap(q.buf) && q.head > 0 && q.head >= len(q.buf)/2 {
+		n := copy(q.buf, q.buf[q.head:])
+		clear(q.buf[n:])
+		q.buf, q.head = q.buf[:n], 0
+	}
+	q.buf = append(q.buf, e)
+}
 
 func (q *entryQueue) peek() *exec.Entry { return &q.buf[q.head] }
 

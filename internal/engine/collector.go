@@ -50,6 +50,9 @@ type collector struct {
 	rr        map[string]int32
 	// produced counts records sent since the last transaction ended.
 	produced int
+	// records recycles the records franz-go is done with: a record goes
+	// back once its promise has run (franz-go no longer holds it then).
+	records sync.Pool
 }
 
 func newCollector(t *thread, policy ProductionPolicy) *collector {
@@ -79,7 +82,11 @@ func (c *collector) promisesFor(task processor.TaskID) *promises {
 // record's offset.
 func (c *collector) done(task processor.TaskID, r *kgo.Record, err error, changelog bool) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer func() {
+		c.mu.Unlock()
+		*r = kgo.Record{}
+		c.records.Put(r)
+	}()
 	if err != nil {
 		if c.policy == SkipOnProductionError && !changelog && skippable(err) {
 			c.t.e.metrics.dropped(task, "production-error")
@@ -120,7 +127,11 @@ func (c *collector) Send(task processor.TaskID, rec exec.OutRecord) error {
 			p = murmur2.Partition(rec.Key, n)
 		}
 	}
-	r := &kgo.Record{
+	r, _ := c.records.Get().(*kgo.Record)
+	if r == nil {
+		r = new(kgo.Record)
+	}
+	*r = kgo.Record{
 		Topic: rec.Topic, Partition: p, Key: rec.Key, Value: rec.Value,
 		Timestamp: time.UnixMilli(rec.Timestamp),
 	}

@@ -2,6 +2,7 @@ package streams_test
 
 import (
 	"context"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -108,7 +109,7 @@ func TestMetrics(t *testing.T) {
 	for _, name := range []string{
 		"streams_records_processed_total", "streams_process_latency_seconds", "streams_end_to_end_latency_seconds",
 		"streams_commit_latency_seconds", "streams_commits_total", "streams_dropped_records_total",
-		"streams_restore_records_total", "streams_rebalances_total",
+		"streams_restore_records_total", "streams_rebalances_total", "streams_store_operation_latency_seconds",
 	} {
 		if after[name] <= 0 {
 			t.Errorf("%s = %v, want it to have moved", name, after[name])
@@ -125,6 +126,44 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("family %s is missing", name)
 		}
 	}
+	// The count reads and writes its store "counts" per record and flushes
+	// it per commit; it never deletes or iterates.
+	lat := storeLatencySamples(t, reg)
+	sampled := map[string]bool{}
+	for series, n := range lat {
+		sampled[series] = n > 0
+	}
+	if want := map[string]bool{"counts/delete": false, "counts/flush": true, "counts/get": true, "counts/put": true,
+		"counts/range": false}; !maps.Equal(sampled, want) {
+		t.Errorf("streams_store_operation_latency_seconds series (store/op: samples) %v; want samples in %v", lat, want)
+	}
+}
+
+// storeLatencySamples returns the sample count of each series of
+// streams_store_operation_latency_seconds, by "store/op".
+func storeLatencySamples(t *testing.T, reg *prometheus.Registry) map[string]uint64 {
+	t.Helper()
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]uint64{}
+	for _, f := range fams {
+		if f.GetName() != "streams_store_operation_latency_seconds" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if len(labels) != 2 {
+				t.Errorf("store latency series with labels %v, want store and op", labels)
+			}
+			out[labels["store"]+"/"+labels["op"]] += m.GetHistogram().GetSampleCount()
+		}
+	}
+	return out
 }
 
 func scrapeRegistry(t *testing.T, reg *prometheus.Registry) map[string]float64 {

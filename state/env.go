@@ -32,6 +32,12 @@ type Env struct {
 	// Dropped counts a record the store dropped, such as a write to an
 	// expired window segment; may be nil.
 	Dropped func(reason string)
+	// OpLatency, when not nil, returns where the store (named store)
+	// reports the latency of its operations of kind op (nil: not that
+	// kind). Key-value, window and session stores call it once per StoreOp
+	// when built, then time a sample of their operations: see
+	// [LatencySampleEvery]. Nil measures nothing.
+	OpLatency func(store string, op StoreOp) Observer
 }
 
 // RecordContext is the input record a store write happens for. Caches keep

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"iter"
+	"time"
 
 	"github.com/seed992c72d9/streams/serde"
 )
@@ -96,7 +97,8 @@ func (b *KeyValueBuilder[K, V]) Build(env Env) (Store, error) {
 		return nil, fmt.Errorf("state: store %q: the runtime provides no state", b.name)
 	}
 	bucket := env.State.Bucket(b.name)
-	s := &KeyValueStore[K, V]{name: b.name, ks: b.ks, vs: b.vs, env: env, bucket: bucket, timestamped: b.timestamped}
+	s := &KeyValueStore[K, V]{name: b.name, ks: b.ks, vs: b.vs, env: env, bucket: bucket, timestamped: b.timestamped,
+		lat: newOpTimer(env, b.name)}
 	var kv kvBytes = &bucketKV{b: bucket}
 	if b.opts.logging && env.Changelog != nil {
 		kv = &loggedKV{kvBytes: kv, store: b.name, log: env.Changelog, timestamped: b.timestamped}
@@ -159,6 +161,8 @@ type KeyValueStore[K, V any] struct {
 	keyBuf []byte
 	// valBuf holds the value of a put when the value serde can append.
 	valBuf []byte
+	// lat times a sample of the operations; nil for none.
+	lat *opTimer
 }
 
 // Name returns the store name.
@@ -238,6 +242,16 @@ func (s *KeyValueStore[K, V]) decode(v []byte) (V, error) {
 
 // Get returns the value of key and whether it is present.
 func (s *KeyValueStore[K, V]) Get(key K) (V, bool, error) {
+	if s.lat.sample(OpGet) {
+		start := time.Now()
+		v, ok, err := s.get(key)
+		s.lat.observe(OpGet, start)
+		return v, ok, err
+	}
+	return s.get(key)
+}
+
+func (s *KeyValueStore[K, V]) get(key K) (V, bool, error) {
 	var zero V
 	if err := s.check(); err != nil {
 		return zero, false, err
@@ -259,6 +273,16 @@ func (s *KeyValueStore[K, V]) Get(key K) (V, bool, error) {
 
 // Put stores value under key; a value that serializes to nil deletes key.
 func (s *KeyValueStore[K, V]) Put(key K, value V) error {
+	if s.lat.sample(OpPut) {
+		start := time.Now()
+		err := s.put(key, value)
+		s.lat.observe(OpPut, start)
+		return err
+	}
+	return s.put(key, value)
+}
+
+func (s *KeyValueStore[K, V]) put(key K, value V) error {
 	if err := s.check(); err != nil {
 		return err
 	}
@@ -298,7 +322,17 @@ func (s *KeyValueStore[K, V]) PutAll(entries []KeyValue[K, V]) error {
 
 // Delete removes key and returns the value it had.
 func (s *KeyValueStore[K, V]) Delete(key K) (V, bool, error) {
-	old, ok, err := s.Get(key)
+	if s.lat.sample(OpDelete) {
+		start := time.Now()
+		old, ok, err := s.delete(key)
+		s.lat.observe(OpDelete, start)
+		return old, ok, err
+	}
+	return s.delete(key)
+}
+
+func (s *KeyValueStore[K, V]) delete(key K) (V, bool, error) {
+	old, ok, err := s.get(key)
 	if err != nil {
 		return old, false, err
 	}
@@ -367,28 +401,33 @@ func (s *KeyValueStore[K, V]) PrefixScan(prefix K) iter.Seq2[KeyValue[K, V], err
 
 func (s *KeyValueStore[K, V]) scan(lower, upper []byte, reverse bool) iter.Seq2[KeyValue[K, V], error] {
 	return func(yield func(KeyValue[K, V], error) bool) {
-		if err := s.check(); err != nil {
+		timeRange(s.lat, yield, func(yield func(KeyValue[K, V], error) bool) { s.scanBytes(lower, upper, reverse, yield) })
+	}
+}
+
+// scanBytes is scan's iteration.
+func (s *KeyValueStore[K, V]) scanBytes(lower, upper []byte, reverse bool, yield func(KeyValue[K, V], error) bool) {
+	if err := s.check(); err != nil {
+		yield(KeyValue[K, V]{}, err)
+		return
+	}
+	for e, err := range s.kv.iter(lower, upper, reverse) {
+		if err != nil {
+			yield(KeyValue[K, V]{}, s.errorf("%w", err))
+			return
+		}
+		k, err := s.ks.Deserialize(e.Key)
+		if err != nil {
+			yield(KeyValue[K, V]{}, s.errorf("deserializing key: %w", err))
+			return
+		}
+		v, err := s.decode(e.Value)
+		if err != nil {
 			yield(KeyValue[K, V]{}, err)
 			return
 		}
-		for e, err := range s.kv.iter(lower, upper, reverse) {
-			if err != nil {
-				yield(KeyValue[K, V]{}, s.errorf("%w", err))
-				return
-			}
-			k, err := s.ks.Deserialize(e.Key)
-			if err != nil {
-				yield(KeyValue[K, V]{}, s.errorf("deserializing key: %w", err))
-				return
-			}
-			v, err := s.decode(e.Value)
-			if err != nil {
-				yield(KeyValue[K, V]{}, err)
-				return
-			}
-			if !yield(KeyValue[K, V]{k, v}, nil) {
-				return
-			}
+		if !yield(KeyValue[K, V]{k, v}, nil) {
+			return
 		}
 	}
 }
@@ -458,6 +497,9 @@ func (s *KeyValueStore[K, V]) SetFlushListener(fn func(key K, newValue, oldValue
 func (s *KeyValueStore[K, V]) Flush() error {
 	if err := s.check(); err != nil {
 		return err
+	}
+	if s.lat != nil {
+		defer s.lat.observe(OpFlush, time.Now())
 	}
 	if err := s.kv.flush(); err != nil {
 		return s.errorf("flushing: %w", err)

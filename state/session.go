@@ -79,7 +79,7 @@ func (b *SessionBuilder[K, V]) Build(env Env) (Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &SessionStore[K, V]{name: b.name, ks: b.ks, vs: b.vs, seg: seg}, nil
+	return &SessionStore[K, V]{name: b.name, ks: b.ks, vs: b.vs, seg: seg, lat: newOpTimer(env, b.name)}, nil
 }
 
 // BuildReadOnly returns a read-only store over b: writes fail with
@@ -118,6 +118,8 @@ type SessionStore[K, V any] struct {
 	vs     serde.Serde[V]
 	seg    *segmented
 	closed bool
+	// lat times a sample of the operations; nil for none.
+	lat *opTimer
 }
 
 // Name returns the store name.
@@ -213,6 +215,16 @@ func (s *SessionStore[K, V]) checkSession(start, end int64) error {
 // Put stores value for key's session [start, end]; a value that serializes
 // to nil removes the session.
 func (s *SessionStore[K, V]) Put(key K, start, end int64, value V) error {
+	if s.lat.sample(OpPut) {
+		t := time.Now()
+		err := s.putValue(key, start, end, value)
+		s.lat.observe(OpPut, t)
+		return err
+	}
+	return s.putValue(key, start, end, value)
+}
+
+func (s *SessionStore[K, V]) putValue(key K, start, end int64, value V) error {
 	if err := s.check(); err != nil {
 		return err
 	}
@@ -226,6 +238,12 @@ func (s *SessionStore[K, V]) Put(key K, start, end int64, value V) error {
 // Remove removes key's session [start, end].
 func (s *SessionStore[K, V]) Remove(key K, start, end int64) error {
 	if err := s.check(); err != nil {
+		return err
+	}
+	if s.lat.sample(OpDelete) {
+		t := time.Now()
+		err := s.put(key, start, end, nil)
+		s.lat.observe(OpDelete, t)
 		return err
 	}
 	return s.put(key, start, end, nil)
@@ -248,6 +266,16 @@ func (s *SessionStore[K, V]) put(key K, start, end int64, vb []byte) error {
 // FetchSession returns the value of key's session [start, end], unless it
 // is absent or expired.
 func (s *SessionStore[K, V]) FetchSession(key K, start, end int64) (V, bool, error) {
+	if s.lat.sample(OpGet) {
+		t := time.Now()
+		v, ok, err := s.fetchSession(key, start, end)
+		s.lat.observe(OpGet, t)
+		return v, ok, err
+	}
+	return s.fetchSession(key, start, end)
+}
+
+func (s *SessionStore[K, V]) fetchSession(key K, start, end int64) (V, bool, error) {
 	var zero V
 	if err := s.check(); err != nil {
 		return zero, false, err
@@ -293,43 +321,45 @@ func (s *SessionStore[K, V]) BackwardFetch(key K) iter.Seq2[SessionEntry[K, V], 
 
 func (s *SessionStore[K, V]) findKey(key K, earliestEnd, latestStart int64, reverse bool) iter.Seq2[SessionEntry[K, V], error] {
 	return func(yield func(SessionEntry[K, V], error) bool) {
-		if err := s.check(); err != nil {
-			yield(SessionEntry[K, V]{}, err)
-			return
-		}
-		kb, err := s.key(key)
-		if err != nil {
-			yield(SessionEntry[K, V]{}, err)
-			return
-		}
-		m, err := s.seg.meta()
-		if err != nil {
-			yield(SessionEntry[K, V]{}, err)
-			return
-		}
-		lo, hi, ok := m.span(earliestEnd, math.MaxInt64)
-		if !ok || latestStart < 0 {
-			return
-		}
-		from := m.actualFrom(earliestEnd)
-		// As Kafka Streams' SessionKeySchema: from key | end=from | start=0
-		// to key | end=max | start=latestStart.
-		ranges := segmentRanges(lo, hi, reverse, func(seg []byte) keyRange {
-			l := appendInt64(appendInt64(append(bytes.Clone(seg), kb...), from), 0)
-			h := appendInt64(appendInt64(append(bytes.Clone(seg), kb...), math.MaxInt64), latestStart)
-			return keyRange{l, append(h, 0)}
-		})
-		match := func(k []byte, start, end int64) bool {
-			return bytes.Equal(k, kb) && end >= from && start <= latestStart
-		}
-		for e, err := range s.entries(ranges, reverse, match, false) {
-			if err == nil {
-				e.Key = key
-			}
-			if !yield(e, err) || err != nil {
+		timeRange(s.lat, yield, func(yield func(SessionEntry[K, V], error) bool) {
+			if err := s.check(); err != nil {
+				yield(SessionEntry[K, V]{}, err)
 				return
 			}
-		}
+			kb, err := s.key(key)
+			if err != nil {
+				yield(SessionEntry[K, V]{}, err)
+				return
+			}
+			m, err := s.seg.meta()
+			if err != nil {
+				yield(SessionEntry[K, V]{}, err)
+				return
+			}
+			lo, hi, ok := m.span(earliestEnd, math.MaxInt64)
+			if !ok || latestStart < 0 {
+				return
+			}
+			from := m.actualFrom(earliestEnd)
+			// As Kafka Streams' SessionKeySchema: from key | end=from | start=0
+			// to key | end=max | start=latestStart.
+			ranges := segmentRanges(lo, hi, reverse, func(seg []byte) keyRange {
+				l := appendInt64(appendInt64(append(bytes.Clone(seg), kb...), from), 0)
+				h := appendInt64(appendInt64(append(bytes.Clone(seg), kb...), math.MaxInt64), latestStart)
+				return keyRange{l, append(h, 0)}
+			})
+			match := func(k []byte, start, end int64) bool {
+				return bytes.Equal(k, kb) && end >= from && start <= latestStart
+			}
+			for e, err := range s.entries(ranges, reverse, match, false) {
+				if err == nil {
+					e.Key = key
+				}
+				if !yield(e, err) || err != nil {
+					return
+				}
+			}
+		})
 	}
 }
 
@@ -361,41 +391,43 @@ func (s *SessionStore[K, V]) BackwardFetchKeyRange(keyFrom, keyTo K) iter.Seq2[S
 
 func (s *SessionStore[K, V]) findKeys(keyFrom, keyTo K, earliestEnd, latestStart int64, reverse bool) iter.Seq2[SessionEntry[K, V], error] {
 	return func(yield func(SessionEntry[K, V], error) bool) {
-		if err := s.check(); err != nil {
-			yield(SessionEntry[K, V]{}, err)
-			return
-		}
-		kFrom, err := s.key(keyFrom)
-		if err != nil {
-			yield(SessionEntry[K, V]{}, err)
-			return
-		}
-		kTo, err := s.key(keyTo)
-		if err != nil {
-			yield(SessionEntry[K, V]{}, err)
-			return
-		}
-		if bytes.Compare(kFrom, kTo) > 0 {
-			return
-		}
-		m, err := s.seg.meta()
-		if err != nil {
-			yield(SessionEntry[K, V]{}, err)
-			return
-		}
-		lo, hi, ok := m.span(earliestEnd, math.MaxInt64)
-		if !ok || latestStart < 0 {
-			return
-		}
-		from := m.actualFrom(earliestEnd)
-		maxSuffix := appendInt64(appendInt64(nil, math.MaxInt64), latestStart)
-		ranges := segmentRanges(lo, hi, reverse, func(seg []byte) keyRange {
-			return keyRangeBounds(seg, kFrom, kTo, maxSuffix)
+		timeRange(s.lat, yield, func(yield func(SessionEntry[K, V], error) bool) {
+			if err := s.check(); err != nil {
+				yield(SessionEntry[K, V]{}, err)
+				return
+			}
+			kFrom, err := s.key(keyFrom)
+			if err != nil {
+				yield(SessionEntry[K, V]{}, err)
+				return
+			}
+			kTo, err := s.key(keyTo)
+			if err != nil {
+				yield(SessionEntry[K, V]{}, err)
+				return
+			}
+			if bytes.Compare(kFrom, kTo) > 0 {
+				return
+			}
+			m, err := s.seg.meta()
+			if err != nil {
+				yield(SessionEntry[K, V]{}, err)
+				return
+			}
+			lo, hi, ok := m.span(earliestEnd, math.MaxInt64)
+			if !ok || latestStart < 0 {
+				return
+			}
+			from := m.actualFrom(earliestEnd)
+			maxSuffix := appendInt64(appendInt64(nil, math.MaxInt64), latestStart)
+			ranges := segmentRanges(lo, hi, reverse, func(seg []byte) keyRange {
+				return keyRangeBounds(seg, kFrom, kTo, maxSuffix)
+			})
+			match := func(k []byte, start, end int64) bool {
+				return bytes.Compare(k, kFrom) >= 0 && bytes.Compare(k, kTo) <= 0 && end >= from && start <= latestStart
+			}
+			s.entries(ranges, reverse, match, true)(yield)
 		})
-		match := func(k []byte, start, end int64) bool {
-			return bytes.Compare(k, kFrom) >= 0 && bytes.Compare(k, kTo) <= 0 && end >= from && start <= latestStart
-		}
-		s.entries(ranges, reverse, match, true)(yield)
 	}
 }
 
@@ -418,22 +450,24 @@ func (s *SessionStore[K, V]) BackwardAll() iter.Seq2[SessionEntry[K, V], error] 
 
 func (s *SessionStore[K, V]) scanEnds(earliestEnd, latestEnd int64, reverse bool) iter.Seq2[SessionEntry[K, V], error] {
 	return func(yield func(SessionEntry[K, V], error) bool) {
-		if err := s.check(); err != nil {
-			yield(SessionEntry[K, V]{}, err)
-			return
-		}
-		m, err := s.seg.meta()
-		if err != nil {
-			yield(SessionEntry[K, V]{}, err)
-			return
-		}
-		lo, hi, ok := m.span(earliestEnd, latestEnd)
-		if !ok {
-			return
-		}
-		from := m.actualFrom(earliestEnd)
-		match := func(_ []byte, _, end int64) bool { return end >= from && end <= latestEnd }
-		s.entries(segmentRanges(lo, hi, reverse, wholeSegment), reverse, match, true)(yield)
+		timeRange(s.lat, yield, func(yield func(SessionEntry[K, V], error) bool) {
+			if err := s.check(); err != nil {
+				yield(SessionEntry[K, V]{}, err)
+				return
+			}
+			m, err := s.seg.meta()
+			if err != nil {
+				yield(SessionEntry[K, V]{}, err)
+				return
+			}
+			lo, hi, ok := m.span(earliestEnd, latestEnd)
+			if !ok {
+				return
+			}
+			from := m.actualFrom(earliestEnd)
+			match := func(_ []byte, _, end int64) bool { return end >= from && end <= latestEnd }
+			s.entries(segmentRanges(lo, hi, reverse, wholeSegment), reverse, match, true)(yield)
+		})
 	}
 }
 
@@ -501,6 +535,9 @@ func (s *SessionStore[K, V]) SetFlushListener(fn func(key K, start, end int64, n
 func (s *SessionStore[K, V]) Flush() error {
 	if err := s.check(); err != nil {
 		return err
+	}
+	if s.lat != nil {
+		defer s.lat.observe(OpFlush, time.Now())
 	}
 	return s.seg.flush()
 }

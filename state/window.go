@@ -103,7 +103,8 @@ func (b *WindowBuilder[K, V]) Build(env Env) (Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &WindowStore[K, V]{name: b.name, ks: b.ks, vs: b.vs, size: b.windowSize.Milliseconds(), dups: b.dups, seg: seg}, nil
+	return &WindowStore[K, V]{name: b.name, ks: b.ks, vs: b.vs, size: b.windowSize.Milliseconds(), dups: b.dups, seg: seg,
+		lat: newOpTimer(env, b.name)}, nil
 }
 
 // BuildReadOnly returns a read-only store over b: writes fail with
@@ -149,6 +150,8 @@ type WindowStore[K, V any] struct {
 	// keyBuf holds the store key of a point operation (pointStoreKey),
 	// valBuf the value of a put (pointValue).
 	keyBuf, valBuf []byte
+	// lat times a sample of the operations; nil for none.
+	lat *opTimer
 }
 
 // Name returns the store name.
@@ -242,6 +245,16 @@ func (s *WindowStore[K, V]) decode(v []byte) (V, error) {
 // serializes to nil deletes the window. In a store retaining duplicates
 // every put adds a window.
 func (s *WindowStore[K, V]) Put(key K, value V, windowStart int64) error {
+	if s.lat.sample(OpPut) {
+		start := time.Now()
+		err := s.put(key, value, windowStart)
+		s.lat.observe(OpPut, start)
+		return err
+	}
+	return s.put(key, value, windowStart)
+}
+
+func (s *WindowStore[K, V]) put(key K, value V, windowStart int64) error {
 	if err := s.check(); err != nil {
 		return err
 	}
@@ -279,6 +292,16 @@ func (s *WindowStore[K, V]) Put(key K, value V, windowStart int64) error {
 // is absent or expired. In a store retaining duplicates it returns the
 // latest put.
 func (s *WindowStore[K, V]) Fetch(key K, windowStart int64) (V, bool, error) {
+	if s.lat.sample(OpGet) {
+		start := time.Now()
+		v, ok, err := s.fetchOne(key, windowStart)
+		s.lat.observe(OpGet, start)
+		return v, ok, err
+	}
+	return s.fetchOne(key, windowStart)
+}
+
+func (s *WindowStore[K, V]) fetchOne(key K, windowStart int64) (V, bool, error) {
 	var zero V
 	if err := s.check(); err != nil {
 		return zero, false, err
@@ -330,23 +353,25 @@ func (s *WindowStore[K, V]) BackwardFetchRange(key K, timeFrom, timeTo int64) it
 
 func (s *WindowStore[K, V]) fetchKey(key K, timeFrom, timeTo int64, reverse bool) iter.Seq2[WindowEntry[K, V], error] {
 	return func(yield func(WindowEntry[K, V], error) bool) {
-		if err := s.check(); err != nil {
-			yield(WindowEntry[K, V]{}, err)
-			return
-		}
-		kb, err := s.key(key)
-		if err != nil {
-			yield(WindowEntry[K, V]{}, err)
-			return
-		}
-		for e, err := range s.fetch(kb, timeFrom, timeTo, reverse) {
-			if err == nil {
-				e.Key = key
-			}
-			if !yield(e, err) || err != nil {
+		timeRange(s.lat, yield, func(yield func(WindowEntry[K, V], error) bool) {
+			if err := s.check(); err != nil {
+				yield(WindowEntry[K, V]{}, err)
 				return
 			}
-		}
+			kb, err := s.key(key)
+			if err != nil {
+				yield(WindowEntry[K, V]{}, err)
+				return
+			}
+			for e, err := range s.fetch(kb, timeFrom, timeTo, reverse) {
+				if err == nil {
+					e.Key = key
+				}
+				if !yield(e, err) || err != nil {
+					return
+				}
+			}
+		})
 	}
 }
 
@@ -391,24 +416,26 @@ func (s *WindowStore[K, V]) BackwardFetchKeyRange(keyFrom, keyTo K, timeFrom, ti
 
 func (s *WindowStore[K, V]) fetchKeys(keyFrom, keyTo K, timeFrom, timeTo int64, reverse bool) iter.Seq2[WindowEntry[K, V], error] {
 	return func(yield func(WindowEntry[K, V], error) bool) {
-		if err := s.check(); err != nil {
-			yield(WindowEntry[K, V]{}, err)
-			return
-		}
-		kFrom, err := s.key(keyFrom)
-		if err != nil {
-			yield(WindowEntry[K, V]{}, err)
-			return
-		}
-		kTo, err := s.key(keyTo)
-		if err != nil {
-			yield(WindowEntry[K, V]{}, err)
-			return
-		}
-		if bytes.Compare(kFrom, kTo) > 0 {
-			return
-		}
-		s.scanTimes(timeFrom, timeTo, reverse, kFrom, kTo)(yield)
+		timeRange(s.lat, yield, func(yield func(WindowEntry[K, V], error) bool) {
+			if err := s.check(); err != nil {
+				yield(WindowEntry[K, V]{}, err)
+				return
+			}
+			kFrom, err := s.key(keyFrom)
+			if err != nil {
+				yield(WindowEntry[K, V]{}, err)
+				return
+			}
+			kTo, err := s.key(keyTo)
+			if err != nil {
+				yield(WindowEntry[K, V]{}, err)
+				return
+			}
+			if bytes.Compare(kFrom, kTo) > 0 {
+				return
+			}
+			s.scanTimes(timeFrom, timeTo, reverse, kFrom, kTo)(yield)
+		})
 	}
 }
 
@@ -435,11 +462,13 @@ func (s *WindowStore[K, V]) BackwardAll() iter.Seq2[WindowEntry[K, V], error] {
 
 func (s *WindowStore[K, V]) scanAll(timeFrom, timeTo int64, reverse bool) iter.Seq2[WindowEntry[K, V], error] {
 	return func(yield func(WindowEntry[K, V], error) bool) {
-		if err := s.check(); err != nil {
-			yield(WindowEntry[K, V]{}, err)
-			return
-		}
-		s.scanTimes(timeFrom, timeTo, reverse, nil, nil)(yield)
+		timeRange(s.lat, yield, func(yield func(WindowEntry[K, V], error) bool) {
+			if err := s.check(); err != nil {
+				yield(WindowEntry[K, V]{}, err)
+				return
+			}
+			s.scanTimes(timeFrom, timeTo, reverse, nil, nil)(yield)
+		})
 	}
 }
 
@@ -558,6 +587,9 @@ func decodePair[V any](nb, ob []byte, decode func([]byte) (V, error)) (nv, ov *V
 func (s *WindowStore[K, V]) Flush() error {
 	if err := s.check(); err != nil {
 		return err
+	}
+	if s.lat != nil {
+		defer s.lat.observe(OpFlush, time.Now())
 	}
 	return s.seg.flush()
 }

@@ -1,15 +1,17 @@
 package engine
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/seed992c72d9/streams/processor"
+	"github.com/seed992c72d9/streams/state"
 )
 
 // Metrics are the engine's Prometheus metrics. A Metrics built with a nil
-// registerer counts without exporting.
+// registerer counts without exporting, and does not time store operations.
 type Metrics struct {
 	Processed      *prometheus.CounterVec
 	ProcessLatency *prometheus.HistogramVec
@@ -23,6 +25,12 @@ type Metrics struct {
 	Rebalances     prometheus.Counter
 	State          *prometheus.GaugeVec
 	Lag            *prometheus.GaugeVec
+	// StoreLatency is the latency of a sample of the operations of the
+	// tasks' key-value, window and session stores, by store and op (see
+	// state.StoreOp and state.LatencySampleEvery).
+	StoreLatency *prometheus.HistogramVec
+	// exported is set when the metrics are registered.
+	exported bool
 }
 
 // NewMetrics creates the metrics and registers them with reg, if not nil.
@@ -52,10 +60,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "streams_application_state", Help: "1 for the application's current state."}, []string{"state"}),
 		Lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "streams_consumer_lag_records", Help: "Records between the committed position and the end of each input partition."}, []string{"topic", "partition"}),
+		StoreLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "streams_store_operation_latency_seconds",
+			Help: fmt.Sprintf("Latency of state store operations (get, put, delete, range, flush), by store and op; "+
+				"1 in %d operations of each kind is timed, every flush.", state.LatencySampleEvery),
+			Buckets: lat}, []string{"store", "op"}),
 	}
 	if reg != nil {
+		m.exported = true
 		for _, c := range []prometheus.Collector{m.Processed, m.ProcessLatency, m.EndToEnd, m.CommitLatency,
-			m.Commits, m.Aborts, m.Dropped, m.RestoreDone, m.RestoreLeft, m.Rebalances, m.State, m.Lag} {
+			m.Commits, m.Aborts, m.Dropped, m.RestoreDone, m.RestoreLeft, m.Rebalances, m.State, m.Lag, m.StoreLatency} {
 			_ = reg.Register(c)
 		}
 	}
@@ -93,3 +107,18 @@ func (m *Metrics) dropped(task processor.TaskID, reason string) {
 
 // RecordDropped implements exec.Metrics.
 func (m *Metrics) RecordDropped(task processor.TaskID, reason string) { m.dropped(task, reason) }
+
+// StoreOpLatency implements exec.StoreMetrics: stores observe their
+// operations' latency in StoreLatency's child of their name and the op,
+// which they look up once, when built. Without a registerer it returns nil:
+// the stores time nothing.
+func (m *Metrics) StoreOpLatency() func(store string, op state.StoreOp) state.Observer {
+	if !m.exported {
+		return nil
+	}
+	return m.storeOpLatency
+}
+
+func (m *Metrics) storeOpLatency(store string, op state.StoreOp) state.Observer {
+	return m.StoreLatency.WithLabelValues(store, op.String())
+}

@@ -17,6 +17,14 @@ type Metrics interface {
 	RecordDropped(task processor.TaskID, reason string)
 }
 
+// StoreMetrics is implemented by Metrics that measure the latency of the
+// tasks' store operations.
+type StoreMetrics interface {
+	// StoreOpLatency returns what a task passes its stores as
+	// state.Env.OpLatency; nil when store latency is not measured.
+	StoreOpLatency() func(store string, op state.StoreOp) state.Observer
+}
+
 // Drop reasons counted by tasks.
 const (
 	DropDeserialization  = "deserialization-error"
@@ -45,7 +53,8 @@ type Env struct {
 	// dead-letter topic: the input record and the error, a
 	// *processor.DeserializationError or a *processor.ProcessingError.
 	DeadLetter func(task processor.TaskID, rec *RawRecord, err error) error
-	// Metrics may be nil.
+	// Metrics may be nil. When it implements StoreMetrics the stores time
+	// a sample of their operations.
 	Metrics Metrics
 	// StateDB holds the state of stateful tasks; required when the
 	// sub-topology has stores.
@@ -140,12 +149,17 @@ func NewTask(spec *SubTopologySpec, id processor.TaskID, env Env) (*Task, error)
 		}
 		t.state = ts
 	}
+	var opLatency func(string, state.StoreOp) state.Observer
+	if sm, ok := env.Metrics.(StoreMetrics); ok {
+		opLatency = sm.StoreOpLatency()
+	}
 	for _, b := range spec.Stores {
 		senv := state.Env{
 			Task: id, ApplicationID: env.ApplicationID, Logger: logger.With("store", b.Name()),
 			State: t.state, Cache: env.Cache,
-			Record:  func() state.RecordContext { return t.rc },
-			Dropped: t.recordDropped,
+			Record:    func() state.RecordContext { return t.rc },
+			Dropped:   t.recordDropped,
+			OpLatency: opLatency,
 		}
 		if !env.NoChangelogs {
 			if _, logged := b.Changelog(); logged {

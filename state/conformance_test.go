@@ -40,6 +40,7 @@ func runStoreConformance(t *testing.T, open openFunc) {
 		{"WindowDuplicates", testWindowDuplicates},
 		{"WindowChangelogAndRestore", testWindowChangelogAndRestore},
 		{"WindowCache", testWindowCache},
+		{"WindowCacheModel", testWindowCacheModel},
 		{"WindowAbortReloadsStreamTime", testWindowAbortReloadsStreamTime},
 		{"WindowReadOnly", testWindowReadOnly},
 		{"SessionFind", testSessionFind},

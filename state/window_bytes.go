@@ -206,13 +206,22 @@ func newSegmented(name, reason string, env Env, retention int64, o storeOptions)
 		s.log = env.Changelog
 	}
 	kv = &segmentGuard{kvBytes: kv, s: s}
+	var afterCommit func()
 	if o.caching && env.Cache != nil {
 		s.cache = env.Cache.newNamed(kv)
+		// The store's data keys are written only by the cache (and by
+		// restore, which says so); its metadata and marks have keys the
+		// cache never reads, and a segment's DeleteRange makes reads go
+		// through the staged batch until the commit: a miss may read
+		// committed state (cache_staged.go).
+		s.cache.direct = b
+		afterCommit = s.cache.committed
 		kv = &cachedKV{nc: s.cache}
 	}
 	s.kv = kv
 	s.unhook = env.State.hook(taskHook{
 		beforeCommit: s.commitMeta,
+		afterCommit:  afterCommit,
 		afterAbort: func() {
 			s.stale = true
 			s.metaDirty = false
@@ -480,6 +489,11 @@ func (s *segmented) restore(recs []ChangelogRecord, ts func(key []byte) (int64, 
 	}
 	if _, err := s.meta(); err != nil {
 		return err
+	}
+	if s.cache != nil {
+		// These writes bypass the cache: until the commit, any key may
+		// be staged.
+		s.cache.staged.setAll()
 	}
 	recs, err := s.splitMarks(recs)
 	if err != nil {

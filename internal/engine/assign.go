@@ -293,6 +293,38 @@ func groupProcesses(members []Member) []*process {
 	return procs
 }
 
+// ActiveFromOwned returns the members with each one's Sub.Active replaced by
+// the tasks whose partitions it owns. A member's subscription lists the
+// tasks its thread last opened, and the thread may not have applied its
+// latest assignment when the client rejoins (a revocation makes it rejoin at
+// once): a stale list, with partitions owned elsewhere, made the leader keep
+// giving a member tasks it had just revoked and withhold the ones it owned,
+// round after round. The owned partitions are the client's own record of
+// the assignment, so they decide.
+func ActiveFromOwned(in AssignInput) []Member {
+	out := make([]Member, len(in.Members))
+	for i, m := range in.Members {
+		var active []TaskID
+		for _, t := range in.Tasks {
+			parts := in.TaskPartitions(t)
+			owned := len(parts) > 0
+			for topic, ps := range parts {
+				for _, p := range ps {
+					if !slices.Contains(m.Owned[topic], p) {
+						owned = false
+					}
+				}
+			}
+			if owned {
+				active = append(active, t)
+			}
+		}
+		m.Sub.Active = active
+		out[i] = m
+	}
+	return out
+}
+
 // WithholdOwned applies the cooperative protocol's rule: a task whose
 // partitions another live member still owns is not given to its new member
 // in this round; the old owner revokes it and rejoins, and the next round

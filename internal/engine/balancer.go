@@ -138,6 +138,7 @@ func (m *memberBalancer) BalanceOrError(topics map[string]int32) (kgo.IntoSyncAs
 		Members: m.members, Tasks: tasks, Stateful: stateful, Standbys: m.b.standbys,
 		TaskPartitions: func(t TaskID) map[string][]int32 { return m.b.layout.TaskPartitions(topics, t) },
 	}
+	in.Members = ActiveFromOwned(in)
 	plans, _ := WithholdOwned(in, Assign(in))
 	// Every member learns where every task runs.
 	hostOf := map[[16]byte]*HostInfo{}

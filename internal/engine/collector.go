@@ -38,6 +38,10 @@ type collector struct {
 	// promises holds each task's produce callbacks, made once so sending a
 	// record allocates no closure.
 	promises map[processor.TaskID]*promises
+	// lastTask and last are the latest lookup in promises: a task sends
+	// its records in a row.
+	lastTask processor.TaskID
+	last     *promises
 
 	// failed is set with err, so Send checks it without the lock.
 	failed atomic.Bool
@@ -67,7 +71,11 @@ type promises struct {
 }
 
 func (c *collector) promisesFor(task processor.TaskID) *promises {
+	if c.last != nil && c.lastTask == task {
+		return c.last
+	}
 	if p, ok := c.promises[task]; ok {
+		c.lastTask, c.last = task, p
 		return p
 	}
 	p := &promises{
@@ -190,6 +198,7 @@ func (c *collector) reset() {
 	c.err = nil
 	c.failed.Store(false)
 	c.promises = map[processor.TaskID]*promises{}
+	c.last = nil
 	c.changelog = map[topicPartition]int64{}
 	c.produced = 0
 	c.mu.Unlock()

@@ -55,28 +55,40 @@ type entryQueue struct {
 
 func (q *entryQueue) len() int { return len(q.buf) - q.head }
 
-// push appends e. A full buffer whose first half or more is consumed moves
-// its records down instead of growing: a queue that never drains (the
-// thread keeps it topped up while it is busy) stays bounded.
-func (q *entryQueue) push(e exec.Entry) {
+// push appends e.
+func (q *entryQueue) push(e exec.Entry) { *q.add() = e }
+
+// add appends a zero entry and returns it, to be filled in place (an entry
+// built on the stack and handed to a task by pointer would escape to the
+// heap). A full buffer whose first half or more is consumed moves its
+// records down instead of growing: a queue that never drains (the thread
+// keeps it topped up while it is busy) stays bounded. The pointer is valid
+// until the next add.
+func (q *entryQueue) add() *exec.Entry {
 	if len(q.buf) == cap(q.buf) && q.head > 0 && q.head >= len(q.buf)/2 {
 		n := copy(q.buf, q.buf[q.head:])
 		clear(q.buf[n:])
 		q.buf, q.head = q.buf[:n], 0
 	}
-	q.buf = append(q.buf, e)
+	q.buf = append(q.buf, exec.Entry{})
+	return &q.buf[len(q.buf)-1]
 }
 
 func (q *entryQueue) peek() *exec.Entry { return &q.buf[q.head] }
 
 func (q *entryQueue) pop() exec.Entry {
 	e := q.buf[q.head]
+	q.drop()
+	return e
+}
+
+// drop removes the head entry (see peek).
+func (q *entryQueue) drop() {
 	q.buf[q.head] = exec.Entry{}
 	q.head++
 	if q.head == len(q.buf) {
 		q.buf, q.head = q.buf[:0], 0
 	}
-	return e
 }
 
 // thread is one processing thread: one group member, one transactional
@@ -402,7 +414,8 @@ func (t *thread) poll(ctx context.Context) error {
 					"partition", r.Partition, "offset", r.Offset, "position", floor)
 				continue
 			}
-			e := exec.Entry{Raw: exec.RawRecord{
+			e := q.add()
+			*e = exec.Entry{Raw: exec.RawRecord{
 				Topic: r.Topic, Partition: r.Partition, Offset: r.Offset,
 				Key: r.Key, Value: r.Value, Timestamp: r.Timestamp.UnixMilli(),
 			}}
@@ -412,11 +425,10 @@ func (t *thread) poll(ctx context.Context) error {
 					e.Raw.Headers[i] = processor.Header{Key: h.Key, Value: h.Value}
 				}
 			}
-			if err := tr.task.Stamp(&e); err != nil {
+			if err := tr.task.Stamp(e); err != nil {
 				fatal = err
 				return
 			}
-			q.push(e)
 		}
 	})
 	if fatal != nil {
@@ -472,12 +484,15 @@ func (t *thread) process() error {
 			if n == 0 {
 				start = time.Now()
 			}
-			e := q.pop()
-			if err := tr.task.ProcessEntry(&e); err != nil {
-				return fmt.Errorf("thread %d: %w", t.idx, err)
-			}
+			// Processed in place: nothing adds to the queue meanwhile.
+			e := q.peek()
+			err := tr.task.ProcessEntry(e)
 			q.next = e.Raw.Offset + 1
 			q.dirty = true
+			q.drop()
+			if err != nil {
+				return fmt.Errorf("thread %d: %w", t.idx, err)
+			}
 		}
 		if n > 0 {
 			tr.m.record(n, time.Since(start))

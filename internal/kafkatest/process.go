@@ -43,7 +43,15 @@ func Start(t testing.TB, env ...string) *Process {
 		t.Fatal(err)
 	}
 	go p.read(stdout)
-	t.Cleanup(func() { p.Kill() })
+	t.Cleanup(func() {
+		p.Kill()
+		if t.Failed() {
+			// The child's own log is the first thing a failure needs.
+			lines := p.Lines()
+			lines = lines[max(0, len(lines)-300):]
+			t.Logf("instance (pid %d), last %d lines of its output:\n%s", cmd.Process.Pid, len(lines), strings.Join(lines, "\n"))
+		}
+	})
 	return p
 }
 

@@ -123,6 +123,16 @@ type Config struct {
 	// StateCleanupDelay is how long a task's local state is kept after the
 	// task leaves the instance (default 10 minutes; negative: forever).
 	StateCleanupDelay time.Duration
+	// StaticMembership makes each thread a static member of the consumer
+	// group, with the instance id <ApplicationID>-<process id>-<thread>
+	// (the process id lives in StateDir). An instance restarted with the
+	// same StateDir — after a crash or a deploy — takes over its tasks at
+	// once, without a rebalance, instead of waiting for the session timeout
+	// of the members it replaced. In exchange, a stopped instance does not
+	// leave the group: its tasks move only after its session timeout
+	// (kgo.SessionTimeout in KafkaOptions; 45 s by default). Two running
+	// instances with copies of one StateDir fence each other.
+	StaticMembership bool
 	// MaxBufferedRecords bounds the input records a thread queues, to this
 	// many per assigned input partition in total (default 1000). While the
 	// queues are full the thread stops taking records from its Kafka

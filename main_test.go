@@ -96,6 +96,10 @@ func runInstance() error {
 			kgo.RebalanceTimeout(10 * time.Second),
 		},
 	}
+	if d, err := time.ParseDuration(os.Getenv("STREAMS_TEST_SESSION_TIMEOUT")); err == nil {
+		cfg.KafkaOptions = append(cfg.KafkaOptions, kgo.SessionTimeout(d))
+	}
+	cfg.StaticMembership = os.Getenv("STREAMS_TEST_STATIC") != ""
 	if n, err := strconv.Atoi(os.Getenv("STREAMS_TEST_STANDBYS")); err == nil {
 		cfg.NumStandbyReplicas = n
 	}

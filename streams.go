@@ -218,6 +218,7 @@ func (a *App) Run(ctx context.Context) (err error) {
 		ExactlyOnce: a.cfg.Guarantee == ExactlyOnce, CommitInterval: a.cfg.CommitInterval,
 		Threads: a.cfg.Threads, Standbys: a.cfg.NumStandbyReplicas, MaxTaskIdle: a.cfg.MaxTaskIdle,
 		CacheBytes: a.cfg.CacheMaxBytes, Endpoint: a.endpoint(), ProcessID: a.processID,
+		StaticMembership: a.cfg.StaticMembership,
 		DB: a.db, Logger: a.cfg.Logger, Metrics: a.metrics,
 		OnDeserializationError: a.cfg.DeserializationHandler, OnProcessingError: a.cfg.ProcessingErrorHandler,
 		DeadLetterTopic:  a.cfg.DeadLetterTopic,

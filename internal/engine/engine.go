@@ -46,6 +46,11 @@ type Options struct {
 	// Endpoint is the query address this instance advertises.
 	Endpoint  string
 	ProcessID [16]byte
+	// StaticMembership gives each thread's group member a fixed instance
+	// id (<AppID>-<ProcessID>-<thread>): a restarted instance takes over
+	// its members' assignment at once instead of waiting for the old
+	// members' session timeout.
+	StaticMembership bool
 	DB        *state.DB
 	Logger    *slog.Logger
 	Metrics   *Metrics

@@ -167,6 +167,9 @@ func (t *thread) start() error {
 		kgo.OnPartitionsRevoked(func(ctx context.Context, _ *kgo.Client, _ map[string][]int32) { t.revoked(ctx) }),
 		kgo.OnPartitionsLost(func(context.Context, *kgo.Client, map[string][]int32) { t.markChanged() }),
 	)
+	if e.opts.StaticMembership {
+		opts = append(opts, kgo.InstanceID(t.txnID()))
+	}
 	if e.opts.ExactlyOnce {
 		opts = append(opts, kgo.TransactionalID(t.txnID()),
 			kgo.TransactionTimeout(max(60*time.Second, 10*e.opts.CommitInterval)))

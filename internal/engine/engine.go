@@ -51,9 +51,10 @@ type Options struct {
 	// its members' assignment at once instead of waiting for the old
 	// members' session timeout.
 	StaticMembership bool
-	DB        *state.DB
-	Logger    *slog.Logger
-	Metrics   *Metrics
+
+	DB      *state.DB
+	Logger  *slog.Logger
+	Metrics *Metrics
 
 	OnDeserializationError processor.DeserializationHandler
 	OnProcessingError      processor.ProcessingHandler

@@ -14,7 +14,7 @@ func TestEntryQueueStaysBounded(t *testing.T) {
 	next, want := int64(0), int64(0)
 	for range 100000 {
 		for q.len() < 100 {
-			q.push(exec.Entry{TS: next})
+			*q.add() = exec.Entry{TS: next}
 			next++
 		}
 		for range 7 {

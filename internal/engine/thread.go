@@ -55,9 +55,6 @@ type entryQueue struct {
 
 func (q *entryQueue) len() int { return len(q.buf) - q.head }
 
-// push appends e.
-func (q *entryQueue) push(e exec.Entry) { *q.add() = e }
-
 // add appends a zero entry and returns it, to be filled in place (an entry
 // built on the stack and handed to a task by pointer would escape to the
 // heap). A full buffer whose first half or more is consumed moves its

@@ -569,11 +569,14 @@ func (t *thread) commit(ctx context.Context) error {
 			how = kgo.TryAbort
 			t.needRewind = false
 		}
-		cctx := kgo.PreTxnCommitFnContext(ctx, t.rewriteOffsets)
-		if ctx.Err() != nil {
-			cctx = kgo.PreTxnCommitFnContext(context.Background(), t.rewriteOffsets)
-		}
-		committed, err := t.sess.End(cctx, how)
+		// A transaction that began ending ends even if ctx is canceled
+		// meanwhile (a clean stop): franz-go aborts one whose context
+		// ends while it waits for the flush or the heartbeat, and the
+		// records processed in it would be processed again by the next
+		// owner. endTimeout bounds the wait instead.
+		ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), endTimeout)
+		defer cancel()
+		committed, err := t.sess.End(kgo.PreTxnCommitFnContext(ectx, t.rewriteOffsets), how)
 		if err == nil {
 			if err2 := t.coll.firstErr(); err2 != nil {
 				return fmt.Errorf("thread %d: %w", t.idx, err2)
@@ -606,7 +609,10 @@ func (t *thread) commit(ctx context.Context) error {
 			t.lastCommit = time.Now()
 			return nil
 		}
-		if err := t.cl.Flush(ctx); err != nil {
+		// As above: a commit that began completes despite a stop.
+		ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), endTimeout)
+		defer cancel()
+		if err := t.cl.Flush(ectx); err != nil {
 			return fmt.Errorf("thread %d: flushing the producer: %w", t.idx, err)
 		}
 		if err := t.coll.firstErr(); err != nil {
@@ -614,7 +620,7 @@ func (t *thread) commit(ctx context.Context) error {
 		}
 		if offsets := t.offsetsToCommit(); len(offsets) > 0 {
 			var cerr error
-			t.cl.CommitOffsetsSync(ctx, offsets, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+			t.cl.CommitOffsetsSync(ectx, offsets, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
 				cerr = err
 			})
 			if cerr != nil {
@@ -629,6 +635,10 @@ func (t *thread) commit(ctx context.Context) error {
 	t.lastCommit = time.Now()
 	return nil
 }
+
+// endTimeout bounds how long a commit waits for the producer's flush and
+// the end of the transaction (or the offset commit).
+const endTimeout = 30 * time.Second
 
 // partitionTimeMeta encodes a partition's time in its committed offset's
 // metadata.

@@ -127,6 +127,9 @@ type namedCache struct {
 	// removed counts the entries removed from this cache (evicted or
 	// dropped): while it stays the same, no entry put since has left.
 	removed uint64
+	// onRemove, if set, hears the key of each entry removed (evicted or
+	// deleted; not those a drop clears).
+	onRemove func(key []byte)
 	// snapshots counts the snapshots taken (see cacheEntry.valueGen).
 	snapshots uint64
 	// direct, when set, is the bucket under a key-value store's cache,
@@ -141,6 +144,11 @@ type namedCache struct {
 	// listener does not need it; a flushed delete still reads it, to skip
 	// the delete of a key the store never held.
 	skipOld bool
+	// flushItems, flushOrder and oldBuf are flushSorted's buffers, kept
+	// for reuse.
+	flushItems []flushItem
+	flushOrder []keyIndex
+	oldBuf     []byte
 }
 
 func (c *Cache) newNamed(under kvBytes) *namedCache {
@@ -153,6 +161,9 @@ func newEntryTree() *btreemap.BTreeMap[[]byte, *cacheEntry] {
 
 func (n *namedCache) remove(e *cacheEntry) {
 	n.removed++
+	if n.onRemove != nil {
+		n.onRemove(e.key)
+	}
 	if n.direct != nil && e.flushedGen == n.gen {
 		n.staged.add(e.key)
 	}
@@ -205,7 +216,8 @@ func (e *cacheEntry) mapKey() string {
 // value (nil for a delete), in place when no snapshot holds the old one.
 func (e *cacheEntry) setValue(value []byte) {
 	gen := e.nc.snapshots
-	if value != nil && e.value != nil && e.valueGen == gen && len(value) <= cap(e.value) {
+	// A flush in progress may hold the value (flushSorted): no overwrite.
+	if value != nil && e.value != nil && e.valueGen == gen && len(value) <= cap(e.value) && e.nc.c.flushing == 0 {
 		e.value = append(e.value[:0], value...)
 		return
 	}
@@ -234,6 +246,10 @@ func (n *namedCache) flush(first *cacheEntry) error {
 	}
 	n.compactDirty()
 	order := n.dirty
+	if sp, ok := n.under.(splitPutter); ok && first == nil {
+		n.dirty = nil
+		return n.flushSorted(order, sp)
+	}
 	if first != nil {
 		order = make([]*cacheEntry, 0, len(n.dirty))
 		order = append(order, first)

@@ -320,8 +320,15 @@ func testWindowReadOnly(t *testing.T, open openFunc) {
 
 // testWindowCacheModel is testCacheModel for a window store: random puts,
 // fetches, commits and aborts through a cache of a few entries, every fetch
-// compared with a model.
+// compared with a model. Window starts are either five fixed ones or move
+// forward, so that new (fresh) windows keep opening while the cache evicts
+// entries of older and newer ones.
 func testWindowCacheModel(t *testing.T, open openFunc) {
+	t.Run("fixed", func(t *testing.T) { runWindowCacheModel(t, open, false) })
+	t.Run("moving", func(t *testing.T) { runWindowCacheModel(t, open, true) })
+}
+
+func runWindowCacheModel(t *testing.T, open openFunc, moving bool) {
 	h := newHarness(t, open(t))
 	h.cache = NewCache(4 * (int64(len("k000")+8+4+len("v000000")) + cacheEntryOverhead))
 	w := windowStore(t, h, "w", false, WithCaching(true))
@@ -342,6 +349,10 @@ func testWindowCacheModel(t *testing.T, open openFunc) {
 			committed = maps.Clone(current)
 		}
 		k := wk{fmt.Sprintf("k%03d", rng.IntN(keys)), int64(rng.IntN(5)) * minute}
+		if moving {
+			// Up to 8 minutes: nothing expires (retention 10).
+			k.start = int64(step/2500)*minute + int64(rng.IntN(3))*minute/2
+		}
 		switch r := rng.IntN(100); {
 		case r < 50:
 			v := fmt.Sprintf("v%06d", step)

@@ -58,6 +58,15 @@ func (s *loggedKV) put(key, value []byte, rc RecordContext) error {
 	if err := s.kvBytes.put(key, value, rc); err != nil {
 		return err
 	}
+	return s.logWrite(key, value, rc)
+}
+
+func (s *loggedKV) stage(key, value []byte, rc RecordContext) error {
+	return s.kvBytes.put(key, value, rc)
+}
+
+// logWrite sends the changelog record of a write.
+func (s *loggedKV) logWrite(key, value []byte, rc RecordContext) error {
 	ts := rc.Timestamp
 	v := value
 	if s.timestamped && len(value) >= 8 {

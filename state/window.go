@@ -103,6 +103,7 @@ func (b *WindowBuilder[K, V]) Build(env Env) (Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	seg.entryTS = windowEntryTS
 	return &WindowStore[K, V]{name: b.name, ks: b.ks, vs: b.vs, size: b.windowSize.Milliseconds(), dups: b.dups, seg: seg,
 		lat: newOpTimer(env, b.name)}, nil
 }

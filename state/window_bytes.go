@@ -192,6 +192,9 @@ type segmented struct {
 	// fresh are the latest timestamps first written while open (see
 	// window_point.go).
 	fresh []freshTS
+	// entryTS, when set, returns the timestamp of a full store key (see
+	// freshTS).
+	entryTS func(key []byte) int64
 }
 
 // newSegmented opens the segmented layer of a task's store over the staged
@@ -205,7 +208,7 @@ func newSegmented(name, reason string, env Env, retention int64, o storeOptions)
 		kv = &loggedKV{kvBytes: kv, store: name, log: env.Changelog, skip: 8}
 		s.log = env.Changelog
 	}
-	kv = &segmentGuard{kvBytes: kv, s: s}
+	kv = &segmentGuard{kvBytes: kv, sp: kv.(splitPutter), s: s}
 	var afterCommit func()
 	if o.caching && env.Cache != nil {
 		s.cache = env.Cache.newNamed(kv)
@@ -215,6 +218,7 @@ func newSegmented(name, reason string, env Env, retention int64, o storeOptions)
 		// through the staged batch until the commit: a miss may read
 		// committed state (cache_staged.go).
 		s.cache.direct = b
+		s.cache.onRemove = s.noteRemoved
 		afterCommit = s.cache.committed
 		kv = &cachedKV{nc: s.cache}
 	}
@@ -563,14 +567,36 @@ func (s *segmented) close() error {
 // DeleteRange, and writing it would bring the segment back.
 type segmentGuard struct {
 	kvBytes
-	s *segmented
+	sp splitPutter // kvBytes, split
+	s  *segmented
+}
+
+// dead reports whether key is in a deleted segment.
+func (g *segmentGuard) dead(key []byte) bool {
+	return len(key) >= 8 && int64(binary.BigEndian.Uint64(key)) < g.s.m.live
 }
 
 func (g *segmentGuard) put(key, value []byte, rc RecordContext) error {
-	if len(key) >= 8 && int64(binary.BigEndian.Uint64(key)) < g.s.m.live {
+	if g.dead(key) {
 		return nil
 	}
 	return g.kvBytes.put(key, value, rc)
+}
+
+func (g *segmentGuard) stage(key, value []byte, rc RecordContext) error {
+	if g.dead(key) {
+		return nil
+	}
+	return g.sp.stage(key, value, rc)
+}
+
+// logWrite skips what stage skipped: segments only ever expire, so a key
+// dead when staged is dead when logged.
+func (g *segmentGuard) logWrite(key, value []byte, rc RecordContext) error {
+	if g.dead(key) {
+		return nil
+	}
+	return g.sp.logWrite(key, value, rc)
 }
 
 // segmentKey returns the 8-byte prefix of a segment.

@@ -66,9 +66,14 @@ func (s *WindowStore[K, V]) pointValue(v V) ([]byte, error) {
 // timestamp is still in the cache, so a cache miss means the entry is
 // absent, and the store need not be read. (The first write of each key to a
 // new window, in order, would otherwise read the store every time.)
+//
+// For a window store, whose keys say their timestamp (entryTS), only the
+// removal of an entry with the same timestamp ends the shortcut (gone): a
+// full cache evicts entries of older windows, and those do not matter.
 type freshTS struct {
 	ts      int64
 	removed uint64
+	gone    bool
 }
 
 // maxFresh bounds the fresh timestamps a store remembers.
@@ -83,7 +88,7 @@ func (s *segmented) noteFresh(ts int64) {
 		copy(s.fresh, s.fresh[1:])
 		s.fresh = s.fresh[:maxFresh-1]
 	}
-	s.fresh = append(s.fresh, freshTS{ts, s.cache.removed})
+	s.fresh = append(s.fresh, freshTS{ts: ts, removed: s.cache.removed})
 }
 
 // knownAbsent reports whether an entry at ts that the cache does not hold
@@ -91,8 +96,34 @@ func (s *segmented) noteFresh(ts int64) {
 func (s *segmented) knownAbsent(ts int64) bool {
 	for i := len(s.fresh) - 1; i >= 0; i-- {
 		if f := s.fresh[i]; f.ts == ts {
+			if s.entryTS != nil {
+				return !f.gone
+			}
 			return f.removed == s.cache.removed
 		}
 	}
 	return false
+}
+
+// noteRemoved hears the cache remove the entry of a full store key: the
+// shortcut of its timestamp ends.
+func (s *segmented) noteRemoved(key []byte) {
+	if s.entryTS == nil {
+		return
+	}
+	ts := s.entryTS(key)
+	for i := range s.fresh {
+		if s.fresh[i].ts == ts {
+			s.fresh[i].gone = true
+		}
+	}
+}
+
+// windowEntryTS returns the window start of a window store's full key
+// (segment | key | start | seq).
+func windowEntryTS(key []byte) int64 {
+	if len(key) < 20 {
+		return -1
+	}
+	return int64(binary.BigEndian.Uint64(key[len(key)-12:]))
 }

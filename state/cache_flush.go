@@ -1,0 +1,137 @@
+package state
+
+import (
+	"bytes"
+	"slices"
+	"unsafe"
+)
+
+// A commit flushes every dirty entry of a cache into the task's Pebble batch
+// and from there into the memtable: two skiplist inserts per entry. Both
+// skiplists insert keys in ascending order far faster than in random order
+// (the batch appends past its last key; the memtable resumes from the
+// previous insert's position), so a commit flush stages its entries in key
+// order. It still logs and forwards them in the order of their latest
+// updates, as Kafka Streams does: downstream sees the same sequence either
+// way.
+
+// splitPutter is a store under a cache whose put is two steps: stage writes
+// the bytes into the task's batch, logWrite sends the changelog record (if any).
+type splitPutter interface {
+	stage(key, value []byte, rc RecordContext) error
+	logWrite(key, value []byte, rc RecordContext) error
+}
+
+func (s *bucketKV) stage(key, value []byte, rc RecordContext) error { return s.put(key, value, rc) }
+func (s *bucketKV) logWrite([]byte, []byte, RecordContext) error    { return nil }
+
+// flushItem is one entry of a sorted flush, as staged.
+type flushItem struct {
+	e *cacheEntry
+	// value and rc are the entry's when it was staged.
+	value []byte
+	rc    RecordContext
+	// old locates the replaced value in the flush's oldBuf.
+	oldStart, oldEnd int
+	hadOld           bool
+	skip             bool
+}
+
+// keyIndex is an item's key and place, sorted by key.
+type keyIndex struct {
+	key []byte
+	i   int32
+}
+
+// flushSorted flushes the dirty entries in order (the order of their latest
+// updates): it reads the values they replace and stages them in key order,
+// then logs and forwards them in order.
+//
+// Invariants: an entry is staged before it is logged or forwarded, so that a
+// read of it by a downstream processor, or after its eviction, finds it; an
+// entry whose value changed while the flush forwarded the ones before it
+// (an update downstream of the store, written back) is neither logged nor
+// forwarded with its staged value: it is dirty again, and the flush ends by
+// flushing again (unless its eviction wrote it through already).
+func (n *namedCache) flushSorted(order []*cacheEntry, sp splitPutter) error {
+	n.c.flushing++
+	defer func() { n.c.flushing-- }()
+	items := n.flushItems[:0]
+	for _, e := range order {
+		if e.dirty {
+			items = append(items, flushItem{e: e})
+		}
+	}
+	byKey := n.flushOrder[:0]
+	for i := range items {
+		byKey = append(byKey, keyIndex{items[i].e.key, int32(i)})
+	}
+	slices.SortFunc(byKey, func(a, b keyIndex) int { return bytes.Compare(a.key, b.key) })
+	oldBuf := n.oldBuf[:0]
+	defer func() {
+		clear(items)
+		clear(byKey)
+		n.flushItems, n.flushOrder, n.oldBuf = items[:0], byKey[:0], oldBuf[:0]
+	}()
+	for _, ki := range byKey {
+		it := &items[ki.i]
+		e := it.e
+		e.dirty = false
+		if n.listener != nil && (e.value == nil || !n.skipOld) {
+			old, hadOld, err := n.getBelow(e)
+			if err != nil {
+				return err
+			}
+			if e.value == nil && !hadOld {
+				it.skip = true // deleting a key that never reached the store
+				continue
+			}
+			it.hadOld = hadOld
+			it.oldStart = len(oldBuf)
+			oldBuf = append(oldBuf, old...)
+			it.oldEnd = len(oldBuf)
+		}
+		it.value, it.rc = e.value, e.rc
+		e.flushedGen = n.gen
+		if err := sp.stage(e.key, e.value, e.rc); err != nil {
+			return err
+		}
+	}
+	changed := false
+	for i := range items {
+		it := &items[i]
+		e := it.e
+		if it.skip {
+			continue
+		}
+		if !sameValue(e.value, it.value) {
+			changed = true
+			continue
+		}
+		if err := sp.logWrite(e.key, it.value, it.rc); err != nil {
+			return err
+		}
+		if n.listener != nil {
+			var old []byte
+			if it.hadOld {
+				old = oldBuf[it.oldStart:it.oldEnd:it.oldEnd]
+			}
+			if err := n.listener(e.key, it.value, old, it.rc); err != nil {
+				return err
+			}
+		}
+	}
+	if changed {
+		// The newer values are dirty: write them through now, so that
+		// what the commit stages is also logged.
+		return n.flush(nil)
+	}
+	return nil
+}
+
+// sameValue reports whether a and b are the same slice (both nil, or the
+// same bytes at the same address): an entry's value is never overwritten in
+// place during a flush, so a different slice is a newer value.
+func sameValue(a, b []byte) bool {
+	return len(a) == len(b) && (a == nil) == (b == nil) && unsafe.SliceData(a) == unsafe.SliceData(b)
+}

@@ -52,6 +52,9 @@ type collector struct {
 	// record produced in the current transaction.
 	changelog map[topicPartition]int64
 	rr        map[string]int32
+	// counts caches the engine's partition counts for this thread's
+	// goroutine, so that sending a record takes no lock.
+	counts map[string]int
 	// produced counts records sent since the last transaction ended.
 	produced int
 	// records recycles the records franz-go is done with: a record goes
@@ -61,7 +64,7 @@ type collector struct {
 
 func newCollector(t *thread, policy ProductionPolicy) *collector {
 	return &collector{t: t, policy: policy, changelog: map[topicPartition]int64{}, rr: map[string]int32{},
-		promises: map[processor.TaskID]*promises{}}
+		counts: map[string]int{}, promises: map[processor.TaskID]*promises{}}
 }
 
 // promises are one task's produce callbacks: out for sink records, changelog
@@ -169,7 +172,14 @@ func skippable(err error) bool {
 
 // Partitions implements exec.Collector.
 func (c *collector) Partitions(topic string) (int, error) {
-	return c.t.e.partitions(topic)
+	if n, ok := c.counts[topic]; ok {
+		return n, nil
+	}
+	n, err := c.t.e.partitions(topic)
+	if err == nil {
+		c.counts[topic] = n
+	}
+	return n, err
 }
 
 func (c *collector) firstErr() error {

@@ -382,7 +382,7 @@ func (s *segmented) get(key []byte, ts int64) ([]byte, bool, error) {
 	if m.expired(ts) {
 		return nil, false, nil
 	}
-	if s.cache != nil && !s.readOnly && len(s.fresh) > 0 && s.knownAbsent(ts) {
+	if s.cache != nil && !s.readOnly && len(s.fresh) > 0 && s.knownAbsent(key, ts) {
 		// An entry of a fresh timestamp is in the cache or nowhere.
 		v, ok := s.cache.peek(key)
 		return v, ok, nil

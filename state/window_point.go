@@ -2,6 +2,7 @@ package state
 
 import (
 	"encoding/binary"
+	"hash/maphash"
 
 	"github.com/seed992c72d9/streams/serde"
 )
@@ -67,13 +68,16 @@ func (s *WindowStore[K, V]) pointValue(v V) ([]byte, error) {
 // absent, and the store need not be read. (The first write of each key to a
 // new window, in order, would otherwise read the store every time.)
 //
-// For a window store, whose keys say their timestamp (entryTS), only the
-// removal of an entry with the same timestamp ends the shortcut (gone): a
-// full cache evicts entries of older windows, and those do not matter.
+// For a window store, whose keys say their timestamp (entryTS), the store
+// remembers instead which entries of the timestamp the cache removed, in a
+// Bloom filter (gone): a miss on any other entry of the timestamp is still
+// an absent entry. A full cache evicts entries all the time, most of them of
+// older windows, while the new window's absent entries are what the
+// aggregation reads first.
 type freshTS struct {
 	ts      int64
 	removed uint64
-	gone    bool
+	gone    *removedKeys
 }
 
 // maxFresh bounds the fresh timestamps a store remembers.
@@ -91,13 +95,13 @@ func (s *segmented) noteFresh(ts int64) {
 	s.fresh = append(s.fresh, freshTS{ts: ts, removed: s.cache.removed})
 }
 
-// knownAbsent reports whether an entry at ts that the cache does not hold
-// is certainly absent.
-func (s *segmented) knownAbsent(ts int64) bool {
+// knownAbsent reports whether the entry of the full store key at ts, which
+// the cache does not hold, is certainly absent.
+func (s *segmented) knownAbsent(key []byte, ts int64) bool {
 	for i := len(s.fresh) - 1; i >= 0; i-- {
 		if f := s.fresh[i]; f.ts == ts {
 			if s.entryTS != nil {
-				return !f.gone
+				return f.gone == nil || !f.gone.mayHave(key)
 			}
 			return f.removed == s.cache.removed
 		}
@@ -113,10 +117,54 @@ func (s *segmented) noteRemoved(key []byte) {
 	}
 	ts := s.entryTS(key)
 	for i := range s.fresh {
-		if s.fresh[i].ts == ts {
-			s.fresh[i].gone = true
+		if f := &s.fresh[i]; f.ts == ts {
+			if f.gone == nil {
+				f.gone = &removedKeys{}
+			}
+			f.gone.add(key)
 		}
 	}
+}
+
+// removedKeys is a Bloom filter of the keys of a fresh timestamp that the
+// cache removed. It grows as a chain of filters, each twice the size of the
+// one before (16 bits per key, about 0.5 % false positives each); past
+// removedMaxBits in all (about 250,000 keys) it reports every key.
+type removedKeys struct {
+	parts []stagedKeys
+	full  bool
+}
+
+const (
+	removedMinBits = 1 << 16 // 8 KiB
+	removedMaxBits = 1 << 22 // 512 KiB
+)
+
+func (r *removedKeys) add(key []byte) {
+	if r.full {
+		return
+	}
+	if n := len(r.parts); n == 0 || r.parts[n-1].n >= r.parts[n-1].limit {
+		bits := removedMinBits << n
+		if bits*2-removedMinBits > removedMaxBits {
+			r.full, r.parts = true, nil
+			return
+		}
+		r.parts = append(r.parts, stagedKeys{bits: make([]uint64, bits/64), limit: bits / 16, seed: maphash.MakeSeed()})
+	}
+	r.parts[len(r.parts)-1].add(key)
+}
+
+func (r *removedKeys) mayHave(key []byte) bool {
+	if r.full {
+		return true
+	}
+	for i := range r.parts {
+		if r.parts[i].mayHave(key) {
+			return true
+		}
+	}
+	return false
 }
 
 // windowEntryTS returns the window start of a window store's full key

@@ -374,3 +374,43 @@ func TestCacheFlushStagesInKeyOrder(t *testing.T) {
 		t.Fatalf("committed a = %q, %v, %v; want a2", v, ok, err)
 	}
 }
+
+// TestRemovedKeysFilter checks the growing Bloom filter of a fresh window's
+// removed keys: no added key is ever reported absent, few others are reported
+// present, and past its bound it reports every key.
+func TestRemovedKeysFilter(t *testing.T) {
+	var r removedKeys
+	key := func(i int) []byte { return fmt.Appendf(nil, "key-%09d", i) }
+	const n = 200_000
+	for i := range n {
+		r.add(key(i))
+		if i%997 == 0 && !r.mayHave(key(i/2)) {
+			t.Fatalf("after %d keys, key %d reported absent", i+1, i/2)
+		}
+	}
+	for i := range n {
+		if !r.mayHave(key(i)) {
+			t.Fatalf("key %d reported absent", i)
+		}
+	}
+	if r.full {
+		t.Fatalf("full after %d keys", n)
+	}
+	fp := 0
+	for i := n; i < 2*n; i++ {
+		if r.mayHave(key(i)) {
+			fp++
+		}
+	}
+	// Each part has about 0.5 % false positives; a key is checked against
+	// every part.
+	if rate := float64(fp) / n; rate > 0.04 {
+		t.Fatalf("false positive rate %.3f over %d parts", rate, len(r.parts))
+	}
+	for i := n; i < 1_000_000 && !r.full; i++ {
+		r.add(key(i))
+	}
+	if !r.full || !r.mayHave([]byte("never added")) {
+		t.Fatalf("full = %v after 1M keys; want every key reported", r.full)
+	}
+}

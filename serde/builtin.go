@@ -29,7 +29,9 @@ func (stringSerde) Deserialize(data []byte) (string, error) { return string(data
 
 // Bytes returns a serde that passes bytes through. Serialize returns its
 // argument and Deserialize a copy of its input; nil stays nil and an empty
-// slice stays empty.
+// slice stays empty. It is a [Borrower]: the keys and values of input
+// records it decodes at a source share the fetched bytes (see Borrower for
+// what a processor may do with them).
 func Bytes() Serde[[]byte] { return bytesSerde{} }
 
 type bytesSerde struct{}
@@ -43,6 +45,14 @@ func (bytesSerde) AppendSerialize(dst []byte, v []byte) ([]byte, bool, error) {
 		return dst, false, nil
 	}
 	return append(dst, v...), true, nil
+}
+
+// DeserializeBorrowed returns data itself, its capacity cut to its length.
+func (bytesSerde) DeserializeBorrowed(data []byte) ([]byte, error) {
+	if data == nil {
+		return nil, nil
+	}
+	return data[:len(data):len(data)], nil
 }
 
 func (bytesSerde) Deserialize(data []byte) ([]byte, error) {

@@ -35,6 +35,23 @@ type Appender[T any] interface {
 	AppendSerialize(dst []byte, v T) ([]byte, bool, error)
 }
 
+// Borrower is implemented by serdes that can decode without copying, for
+// callers that never modify or reuse the decoded buffer. The runtime uses it
+// for the records it fetches from Kafka, never for store reads: with
+// [Bytes], the values (and keys) a source forwards share the fetched
+// record's bytes instead of being copied, as Kafka Streams' byte-array
+// deserializer hands over the consumer's array.
+//
+// A processor must not modify such bytes in place (appending to them is
+// safe: their capacity ends with them, so append copies), and one that keeps
+// them past its record in its own memory (not in a store, which copies)
+// should copy them: they otherwise keep the whole fetched batch in memory.
+type Borrower[T any] interface {
+	// DeserializeBorrowed decodes data as Deserialize does, but the result
+	// may alias data.
+	DeserializeBorrowed(data []byte) (T, error)
+}
+
 // ErrSize is wrapped by errors from fixed-width serdes given data of the
 // wrong length.
 var ErrSize = errors.New("wrong data size")

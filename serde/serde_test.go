@@ -79,6 +79,31 @@ func TestBytes(t *testing.T) {
 	}
 }
 
+// TestBytesBorrowed checks the borrowing decode of Bytes: it shares the
+// input's bytes, keeps nil and empty apart, and cuts the capacity so that
+// appending to the result never writes past it into the caller's buffer.
+func TestBytesBorrowed(t *testing.T) {
+	b, ok := serde.Bytes().(serde.Borrower[[]byte])
+	if !ok {
+		t.Fatal("serde.Bytes() is not a Borrower")
+	}
+	batch := []byte("abcdef")
+	got, err := b.DeserializeBorrowed(batch[:3])
+	if err != nil || string(got) != "abc" || &got[0] != &batch[0] || cap(got) != 3 {
+		t.Fatalf("DeserializeBorrowed = %q (cap %d, shared %v), %v; want abc sharing the input, cap 3", got, cap(got), len(got) > 0 && &got[0] == &batch[0], err)
+	}
+	_ = append(got, '!')
+	if string(batch) != "abcdef" {
+		t.Fatalf("appending to a borrowed value wrote into the input: %q", batch)
+	}
+	if got, err := b.DeserializeBorrowed(nil); err != nil || got != nil {
+		t.Errorf("DeserializeBorrowed(nil) = %#v, %v; want nil", got, err)
+	}
+	if got, err := b.DeserializeBorrowed([]byte{}); err != nil || got == nil || len(got) != 0 {
+		t.Errorf("DeserializeBorrowed(empty) = %#v, %v; want empty, non-nil", got, err)
+	}
+}
+
 func TestFixedWidth(t *testing.T) {
 	roundTrip(t, serde.Int32(), 0, []byte{0, 0, 0, 0})
 	roundTrip(t, serde.Int32(), 258, []byte{0, 0, 1, 2})

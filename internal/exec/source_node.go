@@ -52,7 +52,12 @@ func (sourceFactory[K, V]) In() Types  { return Types{} }
 func (sourceFactory[K, V]) Out() Types { return Types{reflect.TypeFor[K](), reflect.TypeFor[V]()} }
 
 func (f sourceFactory[K, V]) New(name string) (Node, error) {
-	return &sourceNode[K, V]{nodeBase: nodeBase{name: name}, cfg: f.cfg}, nil
+	n := &sourceNode[K, V]{nodeBase: nodeBase{name: name}, cfg: f.cfg}
+	// Fetched bytes are never modified or reused: serdes that can decode
+	// them without a copy do.
+	n.keyBorrow, _ = f.cfg.KeySerde.(serde.Borrower[K])
+	n.valueBorrow, _ = f.cfg.ValueSerde.(serde.Borrower[V])
+	return n, nil
 }
 
 // Entry is an input record waiting to be processed, with its extracted
@@ -80,6 +85,9 @@ type sourceNode[K, V any] struct {
 	nodeBase
 	cfg      SourceConfig[K, V]
 	children childList[K, V]
+	// keyBorrow and valueBorrow are the serdes, when they are Borrowers.
+	keyBorrow   serde.Borrower[K]
+	valueBorrow serde.Borrower[V]
 }
 
 func (n *sourceNode[K, V]) topics() []Topic { return n.cfg.Topics }
@@ -93,11 +101,22 @@ func (n *sourceNode[K, V]) close() error { return nil }
 
 func (n *sourceNode[K, V]) decode(raw *RawRecord) (processor.Record[K, V], error) {
 	var rec processor.Record[K, V]
-	k, err := n.cfg.KeySerde.Deserialize(raw.Key)
+	var k K
+	var v V
+	var err error
+	if n.keyBorrow != nil {
+		k, err = n.keyBorrow.DeserializeBorrowed(raw.Key)
+	} else {
+		k, err = n.cfg.KeySerde.Deserialize(raw.Key)
+	}
 	if err != nil {
 		return rec, deserErr(raw, "key", err)
 	}
-	v, err := n.cfg.ValueSerde.Deserialize(raw.Value)
+	if n.valueBorrow != nil {
+		v, err = n.valueBorrow.DeserializeBorrowed(raw.Value)
+	} else {
+		v, err = n.cfg.ValueSerde.Deserialize(raw.Value)
+	}
 	if err != nil {
 		return rec, deserErr(raw, "value", err)
 	}

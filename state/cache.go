@@ -58,6 +58,9 @@ type cacheEntry struct {
 	// flushed: while it is the current one, the staged batch may hold it.
 	flushedGen uint64
 	dirty      bool
+	// version counts the entry's updates (it may wrap): a flush tells by
+	// it whether the entry changed while the flush ran.
+	version uint32
 	// dirtyPos is the entry's latest place in its cache's dirty list.
 	dirtyPos   int
 	rc         RecordContext
@@ -215,9 +218,9 @@ func (e *cacheEntry) mapKey() string {
 // setValue sets the value of an entry already in the cache to a copy of
 // value (nil for a delete), in place when no snapshot holds the old one.
 func (e *cacheEntry) setValue(value []byte) {
+	e.version++
 	gen := e.nc.snapshots
-	// A flush in progress may hold the value (flushSorted): no overwrite.
-	if value != nil && e.value != nil && e.valueGen == gen && len(value) <= cap(e.value) && e.nc.c.flushing == 0 {
+	if value != nil && e.value != nil && e.valueGen == gen && len(value) <= cap(e.value) {
 		e.value = append(e.value[:0], value...)
 		return
 	}

@@ -3,7 +3,6 @@ package state
 import (
 	"bytes"
 	"slices"
-	"unsafe"
 )
 
 // A commit flushes every dirty entry of a cache into the task's Pebble batch
@@ -25,16 +24,15 @@ type splitPutter interface {
 func (s *bucketKV) stage(key, value []byte, rc RecordContext) error { return s.put(key, value, rc) }
 func (s *bucketKV) logWrite([]byte, []byte, RecordContext) error    { return nil }
 
-// flushItem is one entry of a sorted flush, as staged.
+// flushItem is one entry of a sorted flush.
 type flushItem struct {
 	e *cacheEntry
-	// value and rc are the entry's when it was staged.
-	value []byte
-	rc    RecordContext
+	// version is the entry's when it was staged.
+	version uint32
+	hadOld  bool
+	skip    bool
 	// old locates the replaced value in the flush's oldBuf.
 	oldStart, oldEnd int
-	hadOld           bool
-	skip             bool
 }
 
 // keyIndex is an item's key and place, sorted by key.
@@ -91,7 +89,7 @@ func (n *namedCache) flushSorted(order []*cacheEntry, sp splitPutter) error {
 			oldBuf = append(oldBuf, old...)
 			it.oldEnd = len(oldBuf)
 		}
-		it.value, it.rc = e.value, e.rc
+		it.version = e.version
 		e.flushedGen = n.gen
 		if err := sp.stage(e.key, e.value, e.rc); err != nil {
 			return err
@@ -104,11 +102,11 @@ func (n *namedCache) flushSorted(order []*cacheEntry, sp splitPutter) error {
 		if it.skip {
 			continue
 		}
-		if !sameValue(e.value, it.value) {
+		if e.version != it.version {
 			changed = true
 			continue
 		}
-		if err := sp.logWrite(e.key, it.value, it.rc); err != nil {
+		if err := sp.logWrite(e.key, e.value, e.rc); err != nil {
 			return err
 		}
 		if n.listener != nil {
@@ -116,7 +114,7 @@ func (n *namedCache) flushSorted(order []*cacheEntry, sp splitPutter) error {
 			if it.hadOld {
 				old = oldBuf[it.oldStart:it.oldEnd:it.oldEnd]
 			}
-			if err := n.listener(e.key, it.value, old, it.rc); err != nil {
+			if err := n.listener(e.key, e.value, old, e.rc); err != nil {
 				return err
 			}
 		}
@@ -127,11 +125,4 @@ func (n *namedCache) flushSorted(order []*cacheEntry, sp splitPutter) error {
 		return n.flush(nil)
 	}
 	return nil
-}
-
-// sameValue reports whether a and b are the same slice (both nil, or the
-// same bytes at the same address): an entry's value is never overwritten in
-// place during a flush, so a different slice is a newer value.
-func sameValue(a, b []byte) bool {
-	return len(a) == len(b) && (a == nil) == (b == nil) && unsafe.SliceData(a) == unsafe.SliceData(b)
 }

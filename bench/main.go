@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"time"
 
@@ -40,6 +41,27 @@ type options struct {
 	keepLogs     bool
 	fetchMaxWait time.Duration
 	gokaMemory   bool
+	tuning       tuning
+}
+
+// tuning overrides streams configuration of the streams workloads (zero:
+// the library's default).
+type tuning struct {
+	cacheMiB, blockCacheMiB, memTableMiB int
+}
+
+func (t tuning) args() []string {
+	var out []string
+	if t.cacheMiB != 0 {
+		out = append(out, "--cache-mib", strconv.Itoa(t.cacheMiB))
+	}
+	if t.blockCacheMiB != 0 {
+		out = append(out, "--block-cache-mib", strconv.Itoa(t.blockCacheMiB))
+	}
+	if t.memTableMiB != 0 {
+		out = append(out, "--memtable-mib", strconv.Itoa(t.memTableMiB))
+	}
+	return out
 }
 
 func main() {
@@ -77,6 +99,10 @@ func main() {
 	fs.BoolVar(&o.gokaMemory, "goka-memory", false, "keep goka's state in memory instead of LevelDB (goka's default)")
 	fs.DurationVar(&ca.fetchMaxWait, "child-fetch-max-wait", 0, "internal")
 	fs.DurationVar(&o.fetchMaxWait, "fetch-max-wait", 0, "set kgo.FetchMaxWait on the streams workloads' clients (default: the library's, 500 ms)")
+	fs.IntVar(&o.tuning.cacheMiB, "cache-mib", 0, "Config.CacheMaxBytes of the streams workloads, in MiB (default: the library's, 10; negative disables the cache)")
+	fs.IntVar(&o.tuning.blockCacheMiB, "block-cache-mib", 0, "Config.PebbleBlockCacheBytes of the streams workloads, in MiB (default: the library's, 64)")
+	fs.IntVar(&o.tuning.memTableMiB, "memtable-mib", 0, "Config.PebbleMemTableBytes of the streams workloads, in MiB (default: the library's, 32)")
+	ca.tuning = &o.tuning
 	var dataDir string
 	fs.StringVar(&dataDir, "data-dir", "", "internal")
 	fs.Parse(os.Args[1:])

@@ -251,6 +251,7 @@ func (env *runEnv) runWorkload(ctx context.Context, w workload) (r result) {
 	if o.gokaMemory {
 		args = append(args, "--child-goka-memory")
 	}
+	args = append(args, o.tuning.args()...)
 	if o.fetchMaxWait > 0 {
 		args = append(args, "--child-fetch-max-wait", o.fetchMaxWait.String())
 	}

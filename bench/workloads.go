@@ -81,6 +81,8 @@ type childArgs struct {
 	// clients (kgo.FetchMaxWait); zero keeps the library's (500 ms).
 	fetchMaxWait time.Duration
 	gokaMemory   bool
+	// tuning is the parent's, parsed from the same flags.
+	tuning *tuning
 }
 
 // runWorkloadChild is the main function of a workload child.
@@ -309,12 +311,15 @@ func runStreams(ctx context.Context, a childArgs, first *firstMark, ready func()
 		kopts = append(kopts, kgo.FetchMaxWait(a.fetchMaxWait))
 	}
 	app, err := streams.New(topo, streams.Config{
-		ApplicationID: a.appID,
-		Brokers:       a.brokers,
-		StateDir:      a.stateDir,
-		Threads:       a.threads,
-		KafkaOptions:  kopts,
-		Logger:        slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		ApplicationID:         a.appID,
+		Brokers:               a.brokers,
+		StateDir:              a.stateDir,
+		Threads:               a.threads,
+		KafkaOptions:          kopts,
+		CacheMaxBytes:         int64(a.tuning.cacheMiB) << 20,
+		PebbleBlockCacheBytes: int64(max(a.tuning.blockCacheMiB, 0)) << 20,
+		PebbleMemTableBytes:   uint64(max(a.tuning.memTableMiB, 0)) << 20,
+		Logger:                slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {
 		return err

@@ -149,6 +149,8 @@ type namedCache struct {
 	skipOld bool
 	// flushItems, flushOrder and oldBuf are flushSorted's buffers, kept
 	// for reuse.
+	// sorting is set while flushSorted uses them.
+	sorting    bool
 	flushItems []flushItem
 	flushOrder []keyIndex
 	oldBuf     []byte

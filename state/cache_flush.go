@@ -54,23 +54,33 @@ type keyIndex struct {
 func (n *namedCache) flushSorted(order []*cacheEntry, sp splitPutter) error {
 	n.c.flushing++
 	defer func() { n.c.flushing-- }()
-	items := n.flushItems[:0]
+	if n.sorting {
+		// A flush of this cache from inside its own flush (a processor
+		// downstream flushed the store): the buffers are in use.
+		_, _, _, err := n.flushSortedWith(order, sp, nil, nil, nil)
+		return err
+	}
+	n.sorting = true
+	defer func() { n.sorting = false }()
+	items, byKey, oldBuf, err := n.flushSortedWith(order, sp, n.flushItems[:0], n.flushOrder[:0], n.oldBuf[:0])
+	clear(items)
+	clear(byKey)
+	n.flushItems, n.flushOrder, n.oldBuf = items[:0], byKey[:0], oldBuf[:0]
+	return err
+}
+
+// flushSortedWith is flushSorted with the buffers to use, which it returns
+// (grown).
+func (n *namedCache) flushSortedWith(order []*cacheEntry, sp splitPutter, items []flushItem, byKey []keyIndex, oldBuf []byte) ([]flushItem, []keyIndex, []byte, error) {
 	for _, e := range order {
 		if e.dirty {
 			items = append(items, flushItem{e: e})
 		}
 	}
-	byKey := n.flushOrder[:0]
 	for i := range items {
 		byKey = append(byKey, keyIndex{items[i].e.key, int32(i)})
 	}
 	slices.SortFunc(byKey, func(a, b keyIndex) int { return bytes.Compare(a.key, b.key) })
-	oldBuf := n.oldBuf[:0]
-	defer func() {
-		clear(items)
-		clear(byKey)
-		n.flushItems, n.flushOrder, n.oldBuf = items[:0], byKey[:0], oldBuf[:0]
-	}()
 	for _, ki := range byKey {
 		it := &items[ki.i]
 		e := it.e
@@ -78,7 +88,7 @@ func (n *namedCache) flushSorted(order []*cacheEntry, sp splitPutter) error {
 		if n.listener != nil && (e.value == nil || !n.skipOld) {
 			old, hadOld, err := n.getBelow(e)
 			if err != nil {
-				return err
+				return items, byKey, oldBuf, err
 			}
 			if e.value == nil && !hadOld {
 				it.skip = true // deleting a key that never reached the store
@@ -92,7 +102,7 @@ func (n *namedCache) flushSorted(order []*cacheEntry, sp splitPutter) error {
 		it.version = e.version
 		e.flushedGen = n.gen
 		if err := sp.stage(e.key, e.value, e.rc); err != nil {
-			return err
+			return items, byKey, oldBuf, err
 		}
 	}
 	changed := false
@@ -107,7 +117,7 @@ func (n *namedCache) flushSorted(order []*cacheEntry, sp splitPutter) error {
 			continue
 		}
 		if err := sp.logWrite(e.key, e.value, e.rc); err != nil {
-			return err
+			return items, byKey, oldBuf, err
 		}
 		if n.listener != nil {
 			var old []byte
@@ -115,14 +125,14 @@ func (n *namedCache) flushSorted(order []*cacheEntry, sp splitPutter) error {
 				old = oldBuf[it.oldStart:it.oldEnd:it.oldEnd]
 			}
 			if err := n.listener(e.key, e.value, old, e.rc); err != nil {
-				return err
+				return items, byKey, oldBuf, err
 			}
 		}
 	}
 	if changed {
 		// The newer values are dirty: write them through now, so that
 		// what the commit stages is also logged.
-		return n.flush(nil)
+		return items, byKey, oldBuf, n.flush(nil)
 	}
-	return nil
+	return items, byKey, oldBuf, nil
 }

@@ -3,7 +3,9 @@ package state
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"math"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -191,5 +193,52 @@ func testSessionCache(t *testing.T, open openFunc) {
 	equal(t, "listener", calls, []string{"k[0,10] <nil><-a", "k[0,20] abc<-<nil>"})
 	if n := len(h.log.recs["s"]); n != 2 {
 		t.Fatalf("%d changelog records, want 2", n)
+	}
+}
+
+// testSessionCacheModel is testWindowCacheModel for a session store: random
+// puts, removes, point fetches, commits and aborts through a cache of a few
+// entries while session ends move forward (new ends keep opening while the
+// cache evicts), every fetch compared with a model.
+func testSessionCacheModel(t *testing.T, open openFunc) {
+	h := newHarness(t, open(t))
+	h.cache = NewCache(4 * (int64(len("k000")+8+16+len("v000000")) + cacheEntryOverhead))
+	s := sessionStore(t, h, "s", WithCaching(true))
+	rng := rand.New(rand.NewPCG(5, 6))
+	type sk struct {
+		k          string
+		start, end int64
+	}
+	committed, current := map[sk]string{}, map[sk]string{}
+	for step := range 20000 {
+		keys := 20
+		if step%10000 > 2000 && step%10000 < 8000 {
+			keys = 2000
+		}
+		// Ends up to 8 minutes: nothing expires (retention 10).
+		end := int64(step/2500)*minute + int64(rng.IntN(3))*minute/2
+		k := sk{fmt.Sprintf("k%03d", rng.IntN(keys)), max(end-int64(rng.IntN(2))*minute/4, 0), end}
+		switch r := rng.IntN(100); {
+		case r < 45:
+			v := fmt.Sprintf("v%06d", step)
+			must(t, s.Put(k.k, k.start, k.end, v))
+			current[k] = v
+		case r < 50:
+			must(t, s.Remove(k.k, k.start, k.end))
+			delete(current, k)
+		case r < 98 || keys > 20:
+			v, ok, err := s.FetchSession(k.k, k.start, k.end)
+			must(t, err)
+			if want, wantOK := current[k]; ok != wantOK || v != want {
+				t.Fatalf("step %d: FetchSession(%s, %d, %d) = %q %v, want %q %v", step, k.k, k.start, k.end, v, ok, want, wantOK)
+			}
+		case r < 99:
+			must(t, s.Flush())
+			h.commit()
+			committed = maps.Clone(current)
+		default:
+			must(t, h.ts.Abort())
+			current = maps.Clone(committed)
+		}
 	}
 }

@@ -48,6 +48,7 @@ func runStoreConformance(t *testing.T, open openFunc) {
 		{"SessionRetention", testSessionRetention},
 		{"SessionChangelogAndRestore", testSessionChangelogAndRestore},
 		{"SessionCache", testSessionCache},
+		{"SessionCacheModel", testSessionCacheModel},
 		{"BadSerdes", testBadSerdes},
 		{"UseAfterClose", testUseAfterClose},
 		{"TaskAndDBErrors", testTaskAndDBErrors},

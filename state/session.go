@@ -79,6 +79,7 @@ func (b *SessionBuilder[K, V]) Build(env Env) (Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	seg.entryTS = sessionEntryTS
 	return &SessionStore[K, V]{name: b.name, ks: b.ks, vs: b.vs, seg: seg, lat: newOpTimer(env, b.name)}, nil
 }
 

@@ -175,3 +175,12 @@ func windowEntryTS(key []byte) int64 {
 	}
 	return int64(binary.BigEndian.Uint64(key[len(key)-12:]))
 }
+
+// sessionEntryTS returns the end of a session store's full key (segment |
+// key | end | start), the timestamp its entries are written and read at.
+func sessionEntryTS(key []byte) int64 {
+	if len(key) < 8+sessionSuffix {
+		return -1
+	}
+	return int64(binary.BigEndian.Uint64(key[len(key)-16:]))
+}

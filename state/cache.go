@@ -11,9 +11,14 @@ import (
 // DefaultCacheBytes is the default size of the record cache of an instance.
 const DefaultCacheBytes = 10 << 20
 
-// cacheEntryOverhead approximates the memory an entry takes besides its key
-// and value bytes.
-const cacheEntryOverhead = 96
+// cacheEntryOverhead is what an entry counts for besides its key, value,
+// topic and header bytes: the 45 bytes Kafka Streams' cache counts for an
+// entry's bookkeeping and record context (an LRU node's three references,
+// the dirty flag, the timestamp, offset and partition), so that a
+// CacheMaxBytes holds as many entries as the same cache.max.bytes.buffering
+// does there. Like Kafka Streams' count, it understates the memory an entry
+// really takes (docs/operations.md, "Memory").
+const cacheEntryOverhead = 45
 
 // Cache is the record cache: a bounded amount of memory in front of the
 // stores of the tasks one goroutine runs. Between commits it keeps the
@@ -67,7 +72,16 @@ type cacheEntry struct {
 	prev, next *cacheEntry
 }
 
-func (e *cacheEntry) bytes() int64 { return int64(len(e.key)+len(e.value)) + cacheEntryOverhead }
+// bytes is what the entry counts for in the cache's size: it changes only
+// with the entry's value and record context, which the cache updates
+// between taking the entry's count out of its size and putting it back.
+func (e *cacheEntry) bytes() int64 {
+	n := len(e.key) + len(e.value) + len(e.rc.Topic) + cacheEntryOverhead
+	for _, h := range e.rc.Headers {
+		n += len(h.Key) + len(h.Value)
+	}
+	return int64(n)
+}
 
 func (c *Cache) unlink(e *cacheEntry) {
 	if e.prev != nil {

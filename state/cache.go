@@ -157,6 +157,9 @@ type namedCache struct {
 	// flushed and then removed in this generation.
 	gen    uint64
 	staged stagedKeys
+	// cacheReads makes a miss that finds a value in the store below
+	// cache it, clean (key-value stores, as Kafka Streams').
+	cacheReads bool
 	// skipOld spares reading the value a flushed update replaces when the
 	// listener does not need it; a flushed delete still reads it, to skip
 	// the delete of a key the store never held.
@@ -369,10 +372,34 @@ func (s *cachedKV) get(key []byte) ([]byte, bool, error) {
 		}
 		return e.value, true, nil
 	}
+	var v []byte
+	var ok bool
+	var err error
 	if d := s.nc.direct; d != nil && !s.nc.staged.mayHave(key) {
-		return d.getCommitted(key)
+		v, ok, err = d.getCommitted(key)
+	} else {
+		v, ok, err = s.nc.under.get(key)
 	}
-	return s.nc.under.get(key)
+	if err != nil || !ok || !s.nc.cacheReads {
+		return v, ok, err
+	}
+	return s.nc.addClean(key, v)
+}
+
+// addClean caches a value read from the store below as a clean entry, as
+// Kafka Streams' caching key-value store does on a miss, and returns the
+// cached copy. Making room may evict (and so flush) other entries.
+func (n *namedCache) addClean(key, value []byte) ([]byte, bool, error) {
+	c := n.c
+	e := c.newEntry(n, key, value)
+	n.entries[e.mapKey()] = e
+	if n.sorted != nil {
+		n.sorted.ReplaceOrInsert(e.key, e)
+	}
+	c.size += e.bytes()
+	c.pushFront(e)
+	v := e.value // stays valid if e is evicted at once: only the struct is reused
+	return v, true, c.evict()
 }
 
 func (s *cachedKV) put(key, value []byte, rc RecordContext) error {

@@ -224,14 +224,23 @@ func testCacheAbort(t *testing.T, open openFunc) {
 	must(t, s.Put("k", "aborted"))
 	must(t, s.Put("j", "aborted"))
 	must(t, h.ts.Abort())
+	if h.cache.Size() != 0 {
+		t.Fatalf("cache holds %d bytes after an abort", h.cache.Size())
+	}
+	logs := len(h.log.recs["kv"])
+	// The read misses and caches the committed value, clean: a flush
+	// neither logs nor forwards it.
 	if v, _ := get[string](t)(s.Get("k")); v != "committed" {
 		t.Fatalf("after abort Get(k) = %q, want committed", v)
+	}
+	if want := int64(len("k") + len("committed") + cacheEntryOverhead); h.cache.Size() != want {
+		t.Fatalf("cache holds %d bytes after a read, want one clean entry of %d", h.cache.Size(), want)
 	}
 	must(t, s.Flush())
 	h.commit()
 	equal(t, "after abort", kvs(t, s.All()), []string{"k=committed"})
-	if h.cache.Size() != 0 {
-		t.Fatalf("cache holds %d bytes after an abort", h.cache.Size())
+	if n := len(h.log.recs["kv"]); n != logs {
+		t.Fatalf("flushing a read entry logged %d records", n-logs)
 	}
 }
 

@@ -106,6 +106,7 @@ func (b *KeyValueBuilder[K, V]) Build(env Env) (Store, error) {
 	s.under = kv
 	if b.opts.caching && env.Cache != nil {
 		s.cache = env.Cache.newNamed(kv)
+		s.cache.cacheReads = true
 		// Only the cache writes to the bucket (and RestoreBatch, which
 		// says so): a miss may read committed state (cache_staged.go).
 		s.cache.direct = bucket

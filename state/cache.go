@@ -137,7 +137,7 @@ type namedCache struct {
 	// and its earlier places (where dirtyPos differs) are stale.
 	dirty []*cacheEntry
 	// under is the store the cache writes through to.
-	under kvBytes
+	under cacheUnder
 	// listener, if set, hears each flushed entry with the old value it
 	// replaces.
 	listener func(key, newValue, oldValue []byte, rc RecordContext) error
@@ -165,15 +165,14 @@ type namedCache struct {
 	// the delete of a key the store never held.
 	skipOld bool
 	// flushItems, flushOrder and oldBuf are flushSorted's buffers, kept
-	// for reuse.
-	// sorting is set while flushSorted uses them.
+	// for reuse; sorting is set while a flush uses them.
 	sorting    bool
 	flushItems []flushItem
 	flushOrder []keyIndex
 	oldBuf     []byte
 }
 
-func (c *Cache) newNamed(under kvBytes) *namedCache {
+func (c *Cache) newNamed(under cacheUnder) *namedCache {
 	return &namedCache{c: c, entries: map[string]*cacheEntry{}, under: under, gen: 1}
 }
 
@@ -268,10 +267,6 @@ func (n *namedCache) flush(first *cacheEntry) error {
 	}
 	n.compactDirty()
 	order := n.dirty
-	if sp, ok := n.under.(splitPutter); ok && first == nil {
-		n.dirty = nil
-		return n.flushSorted(order, sp)
-	}
 	if first != nil {
 		order = make([]*cacheEntry, 0, len(n.dirty))
 		order = append(order, first)
@@ -282,38 +277,7 @@ func (n *namedCache) flush(first *cacheEntry) error {
 		}
 	}
 	n.dirty = nil
-	n.c.flushing++
-	defer func() { n.c.flushing-- }()
-	for _, e := range order {
-		if !e.dirty {
-			continue
-		}
-		e.dirty = false
-		var old []byte
-		var hadOld bool
-		if n.listener != nil && (e.value == nil || !n.skipOld) {
-			var err error
-			if old, hadOld, err = n.getBelow(e); err != nil {
-				return err
-			}
-			if e.value == nil && !hadOld {
-				continue // deleting a key that never reached the store
-			}
-		}
-		e.flushedGen = n.gen
-		if err := n.under.put(e.key, e.value, e.rc); err != nil {
-			return err
-		}
-		if n.listener != nil {
-			if !hadOld {
-				old = nil
-			}
-			if err := n.listener(e.key, e.value, old, e.rc); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	return n.flushSorted(order)
 }
 
 // getBelow reads the store below for the entry e, before e is flushed.

@@ -9,14 +9,16 @@ import (
 // and from there into the memtable: two skiplist inserts per entry. Both
 // skiplists insert keys in ascending order far faster than in random order
 // (the batch appends past its last key; the memtable resumes from the
-// previous insert's position), so a commit flush stages its entries in key
+// previous insert's position), so a flush stages its entries in key
 // order. It still logs and forwards them in the order of their latest
 // updates, as Kafka Streams does: downstream sees the same sequence either
 // way.
 
-// splitPutter is a store under a cache whose put is two steps: stage writes
-// the bytes into the task's batch, logWrite sends the changelog record (if any).
-type splitPutter interface {
+// cacheUnder is the store under a cache, whose put is two steps: stage
+// writes the bytes into the task's batch, logWrite sends the changelog
+// record (if any).
+type cacheUnder interface {
+	kvBytes
 	stage(key, value []byte, rc RecordContext) error
 	logWrite(key, value []byte, rc RecordContext) error
 }
@@ -51,18 +53,18 @@ type keyIndex struct {
 // (an update downstream of the store, written back) is neither logged nor
 // forwarded with its staged value: it is dirty again, and the flush ends by
 // flushing again (unless its eviction wrote it through already).
-func (n *namedCache) flushSorted(order []*cacheEntry, sp splitPutter) error {
+func (n *namedCache) flushSorted(order []*cacheEntry) error {
 	n.c.flushing++
 	defer func() { n.c.flushing-- }()
 	if n.sorting {
 		// A flush of this cache from inside its own flush (a processor
 		// downstream flushed the store): the buffers are in use.
-		_, _, _, err := n.flushSortedWith(order, sp, nil, nil, nil)
+		_, _, _, err := n.flushSortedWith(order, nil, nil, nil)
 		return err
 	}
 	n.sorting = true
 	defer func() { n.sorting = false }()
-	items, byKey, oldBuf, err := n.flushSortedWith(order, sp, n.flushItems[:0], n.flushOrder[:0], n.oldBuf[:0])
+	items, byKey, oldBuf, err := n.flushSortedWith(order, n.flushItems[:0], n.flushOrder[:0], n.oldBuf[:0])
 	clear(items)
 	clear(byKey)
 	n.flushItems, n.flushOrder, n.oldBuf = items[:0], byKey[:0], oldBuf[:0]
@@ -71,7 +73,7 @@ func (n *namedCache) flushSorted(order []*cacheEntry, sp splitPutter) error {
 
 // flushSortedWith is flushSorted with the buffers to use, which it returns
 // (grown).
-func (n *namedCache) flushSortedWith(order []*cacheEntry, sp splitPutter, items []flushItem, byKey []keyIndex, oldBuf []byte) ([]flushItem, []keyIndex, []byte, error) {
+func (n *namedCache) flushSortedWith(order []*cacheEntry, items []flushItem, byKey []keyIndex, oldBuf []byte) ([]flushItem, []keyIndex, []byte, error) {
 	for _, e := range order {
 		if e.dirty {
 			items = append(items, flushItem{e: e})
@@ -101,7 +103,7 @@ func (n *namedCache) flushSortedWith(order []*cacheEntry, sp splitPutter, items 
 		}
 		it.version = e.version
 		e.flushedGen = n.gen
-		if err := sp.stage(e.key, e.value, e.rc); err != nil {
+		if err := n.under.stage(e.key, e.value, e.rc); err != nil {
 			return items, byKey, oldBuf, err
 		}
 	}
@@ -116,7 +118,7 @@ func (n *namedCache) flushSortedWith(order []*cacheEntry, sp splitPutter, items 
 			changed = true
 			continue
 		}
-		if err := sp.logWrite(e.key, e.value, e.rc); err != nil {
+		if err := n.under.logWrite(e.key, e.value, e.rc); err != nil {
 			return items, byKey, oldBuf, err
 		}
 		if n.listener != nil {

@@ -99,13 +99,14 @@ func (b *KeyValueBuilder[K, V]) Build(env Env) (Store, error) {
 	bucket := env.State.Bucket(b.name)
 	s := &KeyValueStore[K, V]{name: b.name, ks: b.ks, vs: b.vs, env: env, bucket: bucket, timestamped: b.timestamped,
 		lat: newOpTimer(env, b.name)}
-	var kv kvBytes = &bucketKV{b: bucket}
+	var under cacheUnder = &bucketKV{b: bucket}
 	if b.opts.logging && env.Changelog != nil {
-		kv = &loggedKV{kvBytes: kv, store: b.name, log: env.Changelog, timestamped: b.timestamped}
+		under = &loggedKV{kvBytes: under, store: b.name, log: env.Changelog, timestamped: b.timestamped}
 	}
-	s.under = kv
+	s.under = under
+	var kv kvBytes = under
 	if b.opts.caching && env.Cache != nil {
-		s.cache = env.Cache.newNamed(kv)
+		s.cache = env.Cache.newNamed(under)
 		s.cache.cacheReads = true
 		// Only the cache writes to the bucket (and RestoreBatch, which
 		// says so): a miss may read committed state (cache_staged.go).

@@ -203,15 +203,16 @@ func newSegmented(name, reason string, env Env, retention int64, o storeOptions)
 	b := env.State.Bucket(name)
 	s := &segmented{name: name, env: env, reason: reason, bucket: b, stale: true,
 		m: segMeta{retention: retention, interval: segmentInterval(retention)}}
-	var kv kvBytes = &bucketKV{b: b}
+	var under cacheUnder = &bucketKV{b: b}
 	if o.logging && env.Changelog != nil {
-		kv = &loggedKV{kvBytes: kv, store: name, log: env.Changelog, skip: 8}
+		under = &loggedKV{kvBytes: under, store: name, log: env.Changelog, skip: 8}
 		s.log = env.Changelog
 	}
-	kv = &segmentGuard{kvBytes: kv, sp: kv.(splitPutter), s: s}
+	guard := &segmentGuard{cacheUnder: under, s: s}
+	var kv kvBytes = guard
 	var afterCommit func()
 	if o.caching && env.Cache != nil {
-		s.cache = env.Cache.newNamed(kv)
+		s.cache = env.Cache.newNamed(guard)
 		// The store's data keys are written only by the cache (and by
 		// restore, which says so); its metadata and marks have keys the
 		// cache never reads, and a segment's DeleteRange makes reads go
@@ -566,9 +567,8 @@ func (s *segmented) close() error {
 // late: an entry cached before its segment expired is flushed after the
 // DeleteRange, and writing it would bring the segment back.
 type segmentGuard struct {
-	kvBytes
-	sp splitPutter // kvBytes, split
-	s  *segmented
+	cacheUnder
+	s *segmented
 }
 
 // dead reports whether key is in a deleted segment.
@@ -580,14 +580,14 @@ func (g *segmentGuard) put(key, value []byte, rc RecordContext) error {
 	if g.dead(key) {
 		return nil
 	}
-	return g.kvBytes.put(key, value, rc)
+	return g.cacheUnder.put(key, value, rc)
 }
 
 func (g *segmentGuard) stage(key, value []byte, rc RecordContext) error {
 	if g.dead(key) {
 		return nil
 	}
-	return g.sp.stage(key, value, rc)
+	return g.cacheUnder.stage(key, value, rc)
 }
 
 // logWrite skips what stage skipped: segments only ever expire, so a key
@@ -596,7 +596,7 @@ func (g *segmentGuard) logWrite(key, value []byte, rc RecordContext) error {
 	if g.dead(key) {
 		return nil
 	}
-	return g.sp.logWrite(key, value, rc)
+	return g.cacheUnder.logWrite(key, value, rc)
 }
 
 // segmentKey returns the 8-byte prefix of a segment.

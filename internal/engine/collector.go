@@ -57,6 +57,9 @@ type collector struct {
 	counts map[string]int
 	// produced counts records sent since the last transaction ended.
 	produced int
+	// e2e counts the end-to-end latency of the records sent since the
+	// thread's latest commit, which adds it to the engine's histogram.
+	e2e *localHistogram
 	// records recycles the records franz-go is done with: a record goes
 	// back once its promise has run (franz-go no longer holds it then).
 	records sync.Pool
@@ -64,7 +67,7 @@ type collector struct {
 
 func newCollector(t *thread, policy ProductionPolicy) *collector {
 	return &collector{t: t, policy: policy, changelog: map[topicPartition]int64{}, rr: map[string]int32{},
-		counts: map[string]int{}, promises: map[processor.TaskID]*promises{}}
+		counts: map[string]int{}, promises: map[processor.TaskID]*promises{}, e2e: t.e.metrics.EndToEnd.local()}
 }
 
 // promises are one task's produce callbacks: out for sink records, changelog
@@ -92,6 +95,11 @@ func (c *collector) promisesFor(task processor.TaskID) *promises {
 // done is the produce callback: it records the first error, or a changelog
 // record's offset.
 func (c *collector) done(task processor.TaskID, r *kgo.Record, err error, changelog bool) {
+	if err == nil && !changelog {
+		*r = kgo.Record{}
+		c.records.Put(r)
+		return
+	}
 	c.mu.Lock()
 	defer func() {
 		c.mu.Unlock()
@@ -155,7 +163,7 @@ func (c *collector) Send(task processor.TaskID, rec exec.OutRecord) error {
 	changelog := c.t.e.isChangelog(rec.Topic)
 	c.produced++
 	if !changelog && rec.Timestamp > 0 && c.t.now > 0 {
-		c.t.e.metrics.EndToEnd.Observe(float64(c.t.now-rec.Timestamp) / 1000)
+		c.e2e.observe(float64(c.t.now-rec.Timestamp) / 1000)
 	}
 	promise := c.promisesFor(task).out
 	if changelog {

@@ -93,6 +93,8 @@ type Engine struct {
 	admCl  *kgo.Client
 
 	metrics *Metrics
+	// slabs recycles the threads' fetched records.
+	slabs *recordSlabs
 
 	mu sync.Mutex
 	// counts caches partition counts by topic.
@@ -136,7 +138,7 @@ func New(opts Options) (*Engine, error) {
 	}
 	e := &Engine{
 		opts: opts, log: opts.Logger, layout: NewLayout(opts.AppID, opts.Topology),
-		metrics: opts.Metrics, counts: map[string]int32{}, changelogTopics: map[string]bool{},
+		metrics: opts.Metrics, slabs: &recordSlabs{}, counts: map[string]int32{}, changelogTopics: map[string]bool{},
 		standbys: map[int][]TaskID{}, actives: map[int][]TaskID{}, restoring: map[TaskID]bool{},
 		stopc: make(chan string, 1),
 	}

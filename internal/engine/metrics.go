@@ -15,16 +15,17 @@ import (
 type Metrics struct {
 	Processed      *prometheus.CounterVec
 	ProcessLatency *prometheus.HistogramVec
-	EndToEnd       prometheus.Histogram
-	CommitLatency  prometheus.Histogram
-	Commits        prometheus.Counter
-	Aborts         prometheus.Counter
-	Dropped        *prometheus.CounterVec
-	RestoreDone    *prometheus.CounterVec
-	RestoreLeft    *prometheus.GaugeVec
-	Rebalances     prometheus.Counter
-	State          *prometheus.GaugeVec
-	Lag            *prometheus.GaugeVec
+	// EndToEnd is fed by the threads in batches, when they commit.
+	EndToEnd      *batchedHistogram
+	CommitLatency prometheus.Histogram
+	Commits       prometheus.Counter
+	Aborts        prometheus.Counter
+	Dropped       *prometheus.CounterVec
+	RestoreDone   *prometheus.CounterVec
+	RestoreLeft   *prometheus.GaugeVec
+	Rebalances    prometheus.Counter
+	State         *prometheus.GaugeVec
+	Lag           *prometheus.GaugeVec
 	// StoreLatency is the latency of a sample of the operations of the
 	// tasks' key-value, window and session stores, by store and op (see
 	// state.StoreOp and state.LatencySampleEvery).
@@ -41,9 +42,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "streams_records_processed_total", Help: "Records processed, by task."}, []string{"task"}),
 		ProcessLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "streams_process_latency_seconds", Help: "Time to process a record through a task, averaged over each batch processed.", Buckets: lat}, []string{"task"}),
-		EndToEnd: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "streams_end_to_end_latency_seconds", Help: "Time from a record's timestamp to its output being sent.",
-			Buckets: []float64{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}}),
+		EndToEnd: newBatchedHistogram("streams_end_to_end_latency_seconds", "Time from a record's timestamp to its output being sent (updated at each commit).",
+			[]float64{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}),
 		CommitLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "streams_commit_latency_seconds", Help: "Time to commit a thread's work.",
 			Buckets: []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5}}),

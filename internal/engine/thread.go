@@ -163,6 +163,8 @@ func (t *thread) start() error {
 		kgo.OnPartitionsAssigned(func(context.Context, *kgo.Client, map[string][]int32) { t.markChanged() }),
 		kgo.OnPartitionsRevoked(func(ctx context.Context, _ *kgo.Client, _ map[string][]int32) { t.revoked(ctx) }),
 		kgo.OnPartitionsLost(func(context.Context, *kgo.Client, map[string][]int32) { t.markChanged() }),
+		// poll recycles each record once it is queued.
+		kgo.WithPools(e.slabs),
 	)
 	if e.opts.StaticMembership {
 		opts = append(opts, kgo.InstanceID(t.txnID()))
@@ -332,20 +334,24 @@ func (t *thread) commitDue() bool {
 // poll takes fetched records from the client, as many as the queues have
 // room for, and queues them by partition.
 func (t *thread) poll(ctx context.Context) error {
-	wait := time.Until(t.lastCommit.Add(t.e.opts.CommitInterval))
-	if t.buffered() {
-		wait = 0
-	}
-	wait = max(min(wait, 100*time.Millisecond), time.Millisecond)
+	queued := t.buffered()
+	wait := max(min(time.Until(t.lastCommit.Add(t.e.opts.CommitInterval)), 100*time.Millisecond), time.Millisecond)
 	room := t.room()
 	if room == 0 {
 		// Every queue is full: leave the records with the client, which
 		// stops fetching until they are taken (back-pressure).
 		return nil
 	}
-	pctx, cancel := context.WithTimeout(ctx, wait)
-	fetches := t.cl.PollRecords(pctx, room)
-	cancel()
+	var fetches kgo.Fetches
+	if queued {
+		// Records are queued: take what the client holds without waiting
+		// for more (with a nil context, PollRecords returns at once).
+		fetches = t.cl.PollRecords(nil, room) //nolint:staticcheck // nil is franz-go's non-blocking poll
+	} else {
+		pctx, cancel := context.WithTimeout(ctx, wait)
+		fetches = t.cl.PollRecords(pctx, room)
+		cancel()
+	}
 	if fetches.IsClientClosed() {
 		return fmt.Errorf("thread %d: the Kafka client closed", t.idx)
 	}
@@ -395,6 +401,9 @@ func (t *thread) poll(ctx context.Context) error {
 			// offsets, so nothing is lost.
 			t.log.Debug("records for a partition without task; rewinding", "topic", fp.Topic, "partition", fp.Partition)
 			t.needRewind = true
+			for _, r := range fp.Records {
+				r.Recycle()
+			}
 			return
 		}
 		q := tr.queues[tp]
@@ -412,6 +421,7 @@ func (t *thread) poll(ctx context.Context) error {
 			if hasFloor && r.Offset < floor {
 				t.log.Warn("skipping a record below the partition's processed position", "topic", r.Topic,
 					"partition", r.Partition, "offset", r.Offset, "position", floor)
+				r.Recycle()
 				continue
 			}
 			e := q.add()
@@ -425,6 +435,10 @@ func (t *thread) poll(ctx context.Context) error {
 					e.Raw.Headers[i] = processor.Header{Key: h.Key, Value: h.Value}
 				}
 			}
+			// The entry holds copies of the record's fields (its bytes
+			// are the fetch's, which are not pooled): the record itself
+			// can go back to the pool.
+			r.Recycle()
 			if err := tr.task.Stamp(e); err != nil {
 				fatal = err
 				return
@@ -552,6 +566,7 @@ func (t *thread) pick(tr *taskRun) *entryQueue {
 func (t *thread) commit(ctx context.Context) error {
 	start := time.Now()
 	t.commitRequested = false
+	t.e.metrics.EndToEnd.add(t.coll.e2e)
 	for _, tr := range t.tasks {
 		if err := tr.task.Flush(); err != nil {
 			return fmt.Errorf("thread %d: %w", t.idx, err)
@@ -966,6 +981,9 @@ func (t *thread) shutdown(cause error) error {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		_, _ = t.sess.End(ctx, kgo.TryAbort)
 		cancel()
+	}
+	if t.coll != nil {
+		t.e.metrics.EndToEnd.add(t.coll.e2e)
 	}
 	if cause != nil && t.cl != nil && t.e.opts.ShutdownApplicationOnFailure {
 		t.askApplicationShutdown(cause)

@@ -77,7 +77,8 @@ type Entry struct {
 type source interface {
 	Node
 	topics() []Topic
-	stamp(e *Entry, partitionTime int64) error
+	// stamp sets e's source and timestamp.
+	stamp(e *Entry) error
 	process(e *Entry) error
 }
 
@@ -134,7 +135,7 @@ func deserErr(raw *RawRecord, part string, err error) error {
 	}
 }
 
-func (n *sourceNode[K, V]) stamp(e *Entry, partitionTime int64) error {
+func (n *sourceNode[K, V]) stamp(e *Entry) error {
 	e.src = n
 	switch {
 	case n.cfg.WallClock:
@@ -144,7 +145,7 @@ func (n *sourceNode[K, V]) stamp(e *Entry, partitionTime int64) error {
 		if err != nil {
 			return err
 		}
-		e.TS = n.cfg.Extractor(rec, partitionTime)
+		e.TS = n.cfg.Extractor(rec, n.task.PartitionTime(e.Raw.Topic, e.Raw.Partition))
 		e.decoded = &rec
 	default:
 		e.TS = e.Raw.Timestamp
@@ -157,7 +158,7 @@ func (n *sourceNode[K, V]) stamp(e *Entry, partitionTime int64) error {
 		e.Skip = true
 		return nil
 	case UsePartitionTimeOnInvalidTimestamp:
-		if partitionTime >= 0 {
+		if partitionTime := n.task.PartitionTime(e.Raw.Topic, e.Raw.Partition); partitionTime >= 0 {
 			e.TS = partitionTime
 			return nil
 		}

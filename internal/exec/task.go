@@ -87,8 +87,15 @@ type Task struct {
 	// storeOrder keeps stores in spec order for flush and close.
 	storeOrder []state.Store
 
-	streamTime    int64
-	partitionTime map[topicPartition]int64
+	streamTime int64
+	// partitionTime holds each input partition's time; last caches the
+	// partition of the latest lookup, as records come in runs by partition.
+	partitionTime map[topicPartition]*int64
+	lastTP        topicPartition
+	lastPT        *int64
+	// lastTopic and lastSrc cache Stamp's latest source lookup.
+	lastTopic string
+	lastSrc   source
 
 	meta      processor.RecordMetadata
 	metaValid bool
@@ -136,7 +143,7 @@ func NewTask(spec *SubTopologySpec, id processor.TaskID, env Env) (*Task, error)
 		sources:       make(map[string]source),
 		stores:        make(map[string]state.Store, len(spec.Stores)),
 		streamTime:    processor.NoTimestamp,
-		partitionTime: make(map[topicPartition]int64),
+		partitionTime: make(map[topicPartition]*int64),
 	}
 	logger := env.Logger.With("task", id.String())
 	if len(spec.Stores) > 0 {
@@ -240,16 +247,35 @@ func (t *Task) StreamTime() int64 { return t.streamTime }
 
 // PartitionTime returns the largest timestamp processed from a partition.
 func (t *Task) PartitionTime(topic string, partition int32) int64 {
-	if pt, ok := t.partitionTime[topicPartition{topic, partition}]; ok {
-		return pt
+	if pt := t.partitionTimeOf(topicPartition{topic, partition}, false); pt != nil {
+		return *pt
 	}
 	return processor.NoTimestamp
+}
+
+// partitionTimeOf returns where a partition's time is kept, creating it
+// (at NoTimestamp) if create is set.
+func (t *Task) partitionTimeOf(tp topicPartition, create bool) *int64 {
+	if t.lastPT != nil && t.lastTP == tp {
+		return t.lastPT
+	}
+	pt, ok := t.partitionTime[tp]
+	if !ok {
+		if !create {
+			return nil
+		}
+		pt = new(int64)
+		*pt = processor.NoTimestamp
+		t.partitionTime[tp] = pt
+	}
+	t.lastTP, t.lastPT = tp, pt
+	return pt
 }
 
 // SetPartitionTime restores a partition's time, as committed in the offset
 // metadata, and advances stream time accordingly.
 func (t *Task) SetPartitionTime(topic string, partition int32, ts int64) {
-	t.partitionTime[topicPartition{topic, partition}] = ts
+	*t.partitionTimeOf(topicPartition{topic, partition}, true) = ts
 	if ts > t.streamTime {
 		t.streamTime = ts
 	}
@@ -271,11 +297,15 @@ func (t *Task) CommitRequested() bool {
 // Stamp prepares e for processing: it finds the record's source and
 // extracts its timestamp. A record the error handler skips is marked Skip.
 func (t *Task) Stamp(e *Entry) error {
-	src, ok := t.sources[e.Raw.Topic]
-	if !ok {
-		return fmt.Errorf("task %s: no source reads topic %q", t.id, e.Raw.Topic)
+	src := t.lastSrc
+	if src == nil || e.Raw.Topic != t.lastTopic {
+		var ok bool
+		if src, ok = t.sources[e.Raw.Topic]; !ok {
+			return fmt.Errorf("task %s: no source reads topic %q", t.id, e.Raw.Topic)
+		}
+		t.lastTopic, t.lastSrc = e.Raw.Topic, src
 	}
-	err := src.stamp(e, t.PartitionTime(e.Raw.Topic, e.Raw.Partition))
+	err := src.stamp(e)
 	if err != nil {
 		return t.handleInputError(e, err)
 	}
@@ -310,9 +340,8 @@ func (t *Task) ProcessEntry(e *Entry) error {
 
 // advanceTime moves partition and stream time to a decoded record's time.
 func (t *Task) advanceTime(e *Entry) {
-	tp := topicPartition{e.Raw.Topic, e.Raw.Partition}
-	if pt, ok := t.partitionTime[tp]; !ok || e.TS > pt {
-		t.partitionTime[tp] = e.TS
+	if pt := t.partitionTimeOf(topicPartition{e.Raw.Topic, e.Raw.Partition}, true); e.TS > *pt {
+		*pt = e.TS
 	}
 	if e.TS > t.streamTime {
 		t.streamTime = e.TS

@@ -34,6 +34,7 @@ type options struct {
 	quick        bool
 	pacedSeconds float64
 	profileDir   string
+	profilePaced bool
 	threads      int
 	brokerDisk   bool
 	verbose      bool
@@ -78,6 +79,7 @@ func main() {
 	fs.BoolVar(&o.quick, "quick", false, "short run: 200k records, 3 s paced pass (unless --records/--paced-seconds are given)")
 	fs.Float64Var(&o.pacedSeconds, "paced-seconds", 10, "duration of the paced pass at 50% of the measured maximum rate (at most --records records)")
 	fs.StringVar(&o.profileDir, "cpuprofile-dir", "", "write a CPU profile and an alloc profile of each workload's full-speed pass to this directory")
+	fs.BoolVar(&o.profilePaced, "profile-paced", false, "with --cpuprofile-dir: profile the paced pass instead of the full-speed pass (files named <letter>-<name>-paced.*)")
 	fs.IntVar(&o.threads, "threads", 1, "processing threads of the streams workloads")
 	fs.BoolVar(&o.brokerDisk, "broker-disk", false, "give the kfake broker a data directory (under the run's temp dir) instead of memory only")
 	fs.BoolVar(&o.verbose, "v", false, "show the children's logs")
@@ -93,6 +95,7 @@ func main() {
 	fs.StringVar(&ca.appID, "app-id", "", "internal")
 	fs.StringVar(&ca.stateDir, "state-dir", "", "internal")
 	fs.StringVar(&ca.profileDir, "profile-dir", "", "internal")
+	fs.BoolVar(&ca.profilePaced, "profile-paced-pass", false, "internal")
 	fs.IntVar(&ca.threads, "child-threads", 1, "internal")
 	fs.BoolVar(&ca.diag, "diag", false, "internal")
 	fs.BoolVar(&ca.gokaMemory, "child-goka-memory", false, "internal")

@@ -244,6 +244,9 @@ func (env *runEnv) runWorkload(ctx context.Context, w workload) (r result) {
 		"--child-threads", strconv.Itoa(o.threads)}
 	if o.profileDir != "" {
 		args = append(args, "--profile-dir", o.profileDir)
+		if o.profilePaced {
+			args = append(args, "--profile-paced-pass")
+		}
 	}
 	if o.verbose {
 		args = append(args, "--diag")
@@ -330,7 +333,11 @@ func (env *runEnv) runWorkload(ctx context.Context, w workload) (r result) {
 		}
 	}
 	if o.profileDir != "" {
-		_ = c.send("profile-stop")
+		if o.profilePaced {
+			_ = c.send("profile-start")
+		} else {
+			_ = c.send("profile-stop")
+		}
 	}
 	var firstAt time.Time
 	select {
@@ -364,6 +371,9 @@ func (env *runEnv) runWorkload(ctx context.Context, w workload) (r result) {
 	r.PacedAchieved = achieved
 	if _, err := m.waitFor(w.expect(o.records+n), 60*time.Second+time.Duration(o.pacedSeconds*float64(time.Second))); err != nil {
 		r.PacedErr = err.Error()
+	}
+	if o.profileDir != "" && o.profilePaced {
+		_ = c.send("profile-stop")
 	}
 	_, pacedH, misses := m.snapshot()
 	r.Paced = latenciesOf(&pacedH)

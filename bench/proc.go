@@ -11,7 +11,7 @@ package main
 //	                FETCHED <n>, STATS <usage>  (answer to "stats"; n: input
 //	                                       records fetched so far)
 //	                FAIL <message>         (the child failed)
-//	parent → child: stats | profile-stop | stop
+//	parent → child: stats | profile-start | profile-stop | stop
 //
 // <usage> is "<user ns> <system ns> <peak RSS bytes>" from getrusage(2).
 

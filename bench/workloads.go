@@ -75,8 +75,11 @@ type childArgs struct {
 	appID      string
 	stateDir   string
 	profileDir string
-	threads    int
-	diag       bool
+	// profilePaced: profile from "profile-start" (the paced pass) instead of
+	// from the start.
+	profilePaced bool
+	threads      int
+	diag         bool
 	// fetchMaxWait, when set, is passed to the streams application's
 	// clients (kgo.FetchMaxWait); zero keeps the library's (500 ms).
 	fetchMaxWait time.Duration
@@ -91,27 +94,44 @@ func runWorkloadChild(a childArgs) error {
 	if !ok {
 		return fmt.Errorf("unknown workload %q", a.workload)
 	}
-	var stopProfile func()
+	var startProfile, stopProfile func()
 	if a.profileDir != "" {
-		f, err := os.Create(filepath.Join(a.profileDir, w.letter+"-"+w.name+".cpu.pprof"))
-		if err != nil {
-			return err
+		base := filepath.Join(a.profileDir, w.letter+"-"+w.name)
+		if a.profilePaced {
+			base += "-paced"
 		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
+		var f *os.File
+		var started, stopped sync.Once
+		startProfile = func() {
+			started.Do(func() {
+				var err error
+				if f, err = os.Create(base + ".cpu.pprof"); err != nil {
+					emit("FAIL %v", err)
+					return
+				}
+				if err := pprof.StartCPUProfile(f); err != nil {
+					emit("FAIL %v", err)
+				}
+			})
 		}
-		var once sync.Once
 		stopProfile = func() {
-			once.Do(func() {
+			stopped.Do(func() {
+				if f == nil {
+					return
+				}
 				pprof.StopCPUProfile()
 				f.Close()
-				af, err := os.Create(filepath.Join(a.profileDir, w.letter+"-"+w.name+".allocs.pprof"))
+				// The allocation profile counts from the process's start.
+				af, err := os.Create(base + ".allocs.pprof")
 				if err == nil {
 					runtime.GC()
 					_ = pprof.Lookup("allocs").WriteTo(af, 0)
 					af.Close()
 				}
 			})
+		}
+		if !a.profilePaced {
+			startProfile()
 		}
 		defer stopProfile()
 	}
@@ -127,7 +147,10 @@ func runWorkloadChild(a childArgs) error {
 	go func() { errc <- w.run(ctx, a, first, ready) }()
 	go func() {
 		serveCommands(func(cmd string) {
-			if cmd == "profile-stop" && stopProfile != nil {
+			switch {
+			case cmd == "profile-start" && startProfile != nil:
+				startProfile()
+			case cmd == "profile-stop" && stopProfile != nil:
 				stopProfile()
 			}
 		})

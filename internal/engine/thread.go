@@ -102,6 +102,8 @@ type thread struct {
 
 	tasks map[TaskID]*taskRun
 	byTP  map[topicPartition]*taskRun
+	// processed counts the records the latest process call took.
+	processed int
 
 	mu sync.Mutex
 	// info is the latest assignment; changed is set whenever the group
@@ -334,8 +336,15 @@ func (t *thread) commitDue() bool {
 // poll takes fetched records from the client, as many as the queues have
 // room for, and queues them by partition.
 func (t *thread) poll(ctx context.Context) error {
+	// Records are queued and the last round processed some: poll without
+	// waiting. (Queued records no task can take yet, a task idling for an
+	// empty partition, leave the poll its short wait instead of a spin.)
 	queued := t.buffered()
+	busy := queued && t.processed > 0
 	wait := max(min(time.Until(t.lastCommit.Add(t.e.opts.CommitInterval)), 100*time.Millisecond), time.Millisecond)
+	if queued {
+		wait = time.Millisecond
+	}
 	room := t.room()
 	if room == 0 {
 		// Every queue is full: leave the records with the client, which
@@ -343,9 +352,9 @@ func (t *thread) poll(ctx context.Context) error {
 		return nil
 	}
 	var fetches kgo.Fetches
-	if queued {
-		// Records are queued: take what the client holds without waiting
-		// for more (with a nil context, PollRecords returns at once).
+	if busy {
+		// Take what the client holds without waiting for more: with a
+		// nil context, PollRecords returns at once.
 		fetches = t.cl.PollRecords(nil, room) //nolint:staticcheck // nil is franz-go's non-blocking poll
 	} else {
 		pctx, cancel := context.WithTimeout(ctx, wait)
@@ -487,6 +496,7 @@ func (t *thread) buffered() bool {
 // process runs queued records through their tasks, each task taking the
 // record with the smallest timestamp among its partitions' heads.
 func (t *thread) process() error {
+	t.processed = 0
 	for _, tr := range t.tasks {
 		n := 0
 		var start time.Time
@@ -508,6 +518,7 @@ func (t *thread) process() error {
 				return fmt.Errorf("thread %d: %w", t.idx, err)
 			}
 		}
+		t.processed += n
 		if n > 0 {
 			tr.m.record(n, time.Since(start))
 			for tp, q := range tr.queues {

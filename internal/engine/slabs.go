@@ -11,11 +11,23 @@ import (
 // kgo.PoolRecords). A thread copies each fetched record into its queue and
 // recycles it at once, so that a batch's slice is reused as soon as the
 // batch is queued instead of becoming garbage: decoding the input was the
-// largest allocation of a stateless application. Slices are pooled by
-// capacity, in powers of two. It is safe for concurrent use.
+// largest allocation of a stateless application. Slices are kept by
+// capacity, in powers of two, at most maxFreeSlabs of each; unlike a
+// sync.Pool, a garbage collection does not empty the lists, so reuse does
+// not depend on how often the heap is collected. It is safe for concurrent
+// use.
 type recordSlabs struct {
-	classes [32]sync.Pool
+	classes [32]slabClass
 }
+
+type slabClass struct {
+	mu   sync.Mutex
+	free [][]kgo.Record
+}
+
+// maxFreeSlabs bounds the free slices of one capacity: about what a fetch
+// in flight and a fetch being queued hold (a batch per partition each).
+const maxFreeSlabs = 16
 
 // GetRecords implements kgo.PoolRecords.
 func (p *recordSlabs) GetRecords(n int) []kgo.Record {
@@ -26,9 +38,16 @@ func (p *recordSlabs) GetRecords(n int) []kgo.Record {
 	if c >= len(p.classes) {
 		return make([]kgo.Record, 0, n)
 	}
-	if s, ok := p.classes[c].Get().(*[]kgo.Record); ok {
-		return (*s)[:0]
+	cl := &p.classes[c]
+	cl.mu.Lock()
+	if k := len(cl.free); k > 0 {
+		s := cl.free[k-1]
+		cl.free[k-1] = nil
+		cl.free = cl.free[:k-1]
+		cl.mu.Unlock()
+		return s
 	}
+	cl.mu.Unlock()
 	return make([]kgo.Record, 0, 1<<c)
 }
 
@@ -38,6 +57,10 @@ func (p *recordSlabs) PutRecords(s []kgo.Record) {
 	if c < 0 || c >= len(p.classes) {
 		return
 	}
-	s = s[:0]
-	p.classes[c].Put(&s)
+	cl := &p.classes[c]
+	cl.mu.Lock()
+	if len(cl.free) < maxFreeSlabs {
+		cl.free = append(cl.free, s[:0])
+	}
+	cl.mu.Unlock()
 }

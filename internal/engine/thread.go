@@ -45,33 +45,41 @@ type taskRun struct {
 
 // entryQueue is a partition's buffer of stamped records.
 type entryQueue struct {
-	buf  []exec.Entry
-	head int
+	// buf is a ring of len(buf) slots, a power of two (or none): the n
+	// queued entries start at head. Free slots are zero.
+	buf     []exec.Entry
+	head, n int
 	// next is the offset after the last record processed from the queue;
 	// dirty says it changed since it was copied to the task's positions.
 	next  int64
 	dirty bool
 }
 
-func (q *entryQueue) len() int { return len(q.buf) - q.head }
+func (q *entryQueue) len() int { return q.n }
 
 // add appends a zero entry and returns it, to be filled in place (an entry
 // built on the stack and handed to a task by pointer would escape to the
-// heap). A full buffer whose first half or more is consumed moves its
-// records down instead of growing: a queue that never drains (the thread
-// keeps it topped up while it is busy) stays bounded. The pointer is valid
-// until the next add.
+// heap). The ring grows only when full, so a queue kept topped up holds a
+// buffer of at most twice its largest length, whatever passes through it,
+// and entries never move but when it grows. The pointer is valid until the
+// next add.
 func (q *entryQueue) add() *exec.Entry {
-	if len(q.buf) == cap(q.buf) && q.head > 0 && q.head >= len(q.buf)/2 {
-		n := copy(q.buf, q.buf[q.head:])
-		clear(q.buf[n:])
-		q.buf, q.head = q.buf[:n], 0
+	if q.n == len(q.buf) {
+		grown := make([]exec.Entry, max(64, 2*len(q.buf)))
+		k := copy(grown, q.buf[q.head:])
+		copy(grown[k:], q.buf[:q.head])
+		q.buf, q.head = grown, 0
 	}
-	q.buf = append(q.buf, exec.Entry{})
-	return &q.buf[len(q.buf)-1]
+	e := &q.buf[(q.head+q.n)&(len(q.buf)-1)]
+	q.n++
+	return e
 }
 
+// peek returns the head entry; the queue must not be empty.
 func (q *entryQueue) peek() *exec.Entry { return &q.buf[q.head] }
+
+// last returns the tail entry; the queue must not be empty.
+func (q *entryQueue) last() *exec.Entry { return &q.buf[(q.head+q.n-1)&(len(q.buf)-1)] }
 
 func (q *entryQueue) pop() exec.Entry {
 	e := q.buf[q.head]
@@ -82,10 +90,8 @@ func (q *entryQueue) pop() exec.Entry {
 // drop removes the head entry (see peek).
 func (q *entryQueue) drop() {
 	q.buf[q.head] = exec.Entry{}
-	q.head++
-	if q.head == len(q.buf) {
-		q.buf, q.head = q.buf[:0], 0
-	}
+	q.head = (q.head + 1) & (len(q.buf) - 1)
+	q.n--
 }
 
 // thread is one processing thread: one group member, one transactional
@@ -424,7 +430,7 @@ func (t *thread) poll(ctx context.Context) error {
 			floor, hasFloor = tr.committed[tp]
 		}
 		if n := q.len(); n > 0 {
-			floor, hasFloor = q.buf[len(q.buf)-1].Raw.Offset+1, true
+			floor, hasFloor = q.last().Raw.Offset+1, true
 		}
 		for _, r := range fp.Records {
 			if hasFloor && r.Offset < floor {

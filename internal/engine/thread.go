@@ -32,6 +32,8 @@ type taskRun struct {
 	task   *exec.Task
 	parts  []topicPartition
 	queues map[topicPartition]*entryQueue
+	// ordered holds the queues in parts' order, for the per-record pick.
+	ordered []*entryQueue
 	// next is the offset to commit per partition: one past the last
 	// processed record.
 	next map[topicPartition]int64
@@ -550,8 +552,7 @@ func (t *thread) process() error {
 func (t *thread) pick(tr *taskRun) *entryQueue {
 	var best *entryQueue
 	empty := false
-	for _, tp := range tr.parts {
-		q := tr.queues[tp]
+	for _, q := range tr.ordered {
 		if q.len() == 0 {
 			empty = true
 			continue
@@ -935,6 +936,9 @@ func (t *thread) openTask(ctx context.Context, id TaskID, counts map[string]int3
 		}
 	}
 	slices.SortFunc(tr.parts, func(a, b topicPartition) int { return strings.Compare(a.topic, b.topic) })
+	for _, tp := range tr.parts {
+		tr.ordered = append(tr.ordered, tr.queues[tp])
+	}
 	t.e.setRestoring(id, true)
 	err := t.e.restoreTask(ctx, t.log, task)
 	t.e.setRestoring(id, false)

@@ -49,6 +49,7 @@ type options struct {
 // the library's default).
 type tuning struct {
 	cacheMiB, blockCacheMiB, memTableMiB int
+	maxBuffered                          int
 }
 
 func (t tuning) args() []string {
@@ -61,6 +62,9 @@ func (t tuning) args() []string {
 	}
 	if t.memTableMiB != 0 {
 		out = append(out, "--memtable-mib", strconv.Itoa(t.memTableMiB))
+	}
+	if t.maxBuffered != 0 {
+		out = append(out, "--max-buffered", strconv.Itoa(t.maxBuffered))
 	}
 	return out
 }
@@ -105,6 +109,7 @@ func main() {
 	fs.IntVar(&o.tuning.cacheMiB, "cache-mib", 0, "Config.CacheMaxBytes of the streams workloads, in MiB (default: the library's, 10; negative disables the cache)")
 	fs.IntVar(&o.tuning.blockCacheMiB, "block-cache-mib", 0, "Config.PebbleBlockCacheBytes of the streams workloads, in MiB (default: the library's, 64)")
 	fs.IntVar(&o.tuning.memTableMiB, "memtable-mib", 0, "Config.PebbleMemTableBytes of the streams workloads, in MiB (default: the library's, 32)")
+	fs.IntVar(&o.tuning.maxBuffered, "max-buffered", 0, "Config.MaxBufferedRecords of the streams workloads (default: the library's, 1000)")
 	ca.tuning = &o.tuning
 	var dataDir string
 	fs.StringVar(&dataDir, "data-dir", "", "internal")

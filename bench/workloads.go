@@ -342,6 +342,7 @@ func runStreams(ctx context.Context, a childArgs, first *firstMark, ready func()
 		CacheMaxBytes:         int64(a.tuning.cacheMiB) << 20,
 		PebbleBlockCacheBytes: int64(max(a.tuning.blockCacheMiB, 0)) << 20,
 		PebbleMemTableBytes:   uint64(max(a.tuning.memTableMiB, 0)) << 20,
+		MaxBufferedRecords:    a.tuning.maxBuffered,
 		Logger:                slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {

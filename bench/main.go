@@ -32,6 +32,7 @@ type options struct {
 	keys         int
 	workloads    string
 	quick        bool
+	repeat       int
 	pacedSeconds float64
 	profileDir   string
 	profilePaced bool
@@ -81,6 +82,7 @@ func main() {
 	fs.IntVar(&o.keys, "keys", 100_000, "distinct keys in the input (and keys in the join's table)")
 	fs.StringVar(&o.workloads, "workloads", "a,b,c,d,e,f", "workloads to run, by letter or name: a pipe, b stateless, c count, d windowed, e join, f goka")
 	fs.BoolVar(&o.quick, "quick", false, "short run: 200k records, 3 s paced pass (unless --records/--paced-seconds are given)")
+	fs.IntVar(&o.repeat, "repeat", 1, "run the workloads this many rounds, one after another, and end with each figure's median over the rounds")
 	fs.Float64Var(&o.pacedSeconds, "paced-seconds", 10, "duration of the paced pass at 50% of the measured maximum rate (at most --records records)")
 	fs.StringVar(&o.profileDir, "cpuprofile-dir", "", "write a CPU profile and an alloc profile of each workload's full-speed pass to this directory")
 	fs.BoolVar(&o.profilePaced, "profile-paced", false, "with --cpuprofile-dir: profile the paced pass instead of the full-speed pass (files named <letter>-<name>-paced.*)")

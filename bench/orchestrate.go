@@ -135,26 +135,47 @@ func orchestrate(ctx context.Context, o options) error {
 	defer cl.Close()
 	env.adm = kadm.NewClient(cl)
 
-	var results []result
-	for _, w := range list {
-		if ctx.Err() != nil {
-			break
+	var rounds [][]result
+	for round := 1; round <= max(o.repeat, 1) && ctx.Err() == nil; round++ {
+		if o.repeat > 1 {
+			logf("round %d of %d", round, o.repeat)
 		}
-		start := time.Now()
-		r := env.runWorkload(ctx, w)
-		logf("(%s) %s: done in %.0f s%s", w.letter, w.name, time.Since(start).Seconds(), errNote(r))
-		results = append(results, r)
+		var results []result
+		for _, w := range list {
+			if ctx.Err() != nil {
+				break
+			}
+			start := time.Now()
+			r := env.runWorkload(ctx, w)
+			logf("(%s) %s: done in %.0f s%s", w.letter, w.name, time.Since(start).Seconds(), errNote(r))
+			results = append(results, r)
+		}
+		if o.repeat > 1 {
+			fmt.Printf("\nround %d of %d:\n", round, o.repeat)
+		}
+		printTable(os.Stdout, o, results)
+		rounds = append(rounds, results)
 	}
-	printTable(os.Stdout, o, results)
+	if len(rounds) > 1 {
+		printMedians(os.Stdout, rounds)
+	}
 	if o.jsonOut != "" {
 		b, _ := json.MarshalIndent(struct {
 			Machine string
 			Options options
-			Results []result
-		}{mf, o, results}, "", "  ")
+			Results []result   // the last round
+			Rounds  [][]result `json:",omitempty"` // every round, with --repeat
+		}{mf, o, rounds[len(rounds)-1], roundsIfMany(rounds)}, "", "  ")
 		if err := os.WriteFile(o.jsonOut, b, 0o644); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+func roundsIfMany(rounds [][]result) [][]result {
+	if len(rounds) > 1 {
+		return rounds
 	}
 	return nil
 }

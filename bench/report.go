@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -152,4 +153,78 @@ func printTable(w io.Writer, o options, rs []result) {
 				r.Letter, r.Name, r.JoinMisses, r.Records+r.PacedRecords)
 		}
 	}
+}
+
+// printMedians ends a --repeat run: for each workload, the median over the
+// rounds of its rate, of its ratio to the pipe's rate in the same round, of
+// its CPU per record and of its paced p99, with the range of each. Ratios
+// are taken within a round, where the workloads ran one after another on
+// the same machine, and only then summarized.
+func printMedians(w io.Writer, rounds [][]result) {
+	fmt.Fprintf(w, "\nmedian over %d rounds (min-max in brackets; ratios taken within each round):\n", len(rounds))
+	type series struct {
+		letter, name                   string
+		rate, ratio, gokaX, cpu, p99Ms []float64
+	}
+	var order []string
+	by := map[string]*series{}
+	for _, rs := range rounds {
+		var pipe, goka float64
+		for _, r := range rs {
+			if r.Err == "" && r.Skipped == "" {
+				switch r.Letter {
+				case "a":
+					pipe = r.Rate
+				case "f":
+					goka = r.Rate
+				}
+			}
+		}
+		for _, r := range rs {
+			if r.Err != "" || r.Skipped != "" {
+				continue
+			}
+			sr, ok := by[r.Letter]
+			if !ok {
+				sr = &series{letter: r.Letter, name: r.Name}
+				by[r.Letter] = sr
+				order = append(order, r.Letter)
+			}
+			sr.rate = append(sr.rate, r.Rate)
+			sr.cpu = append(sr.cpu, r.AppCPUPerRec)
+			if pipe > 0 {
+				sr.ratio = append(sr.ratio, r.Rate/pipe)
+			}
+			if goka > 0 && r.Letter == "c" {
+				sr.gokaX = append(sr.gokaX, r.Rate/goka)
+			}
+			if r.Paced.Count > 0 {
+				sr.p99Ms = append(sr.p99Ms, float64(r.Paced.P99)/1e6)
+			}
+		}
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "workload\trecords/s\tvs (a)\tvs goka\tCPU µs/rec\t50% p99 ms\t")
+	for _, l := range order {
+		sr := by[l]
+		fmt.Fprintf(tw, "(%s) %s\t%s\t%s\t%s\t%s\t%s\t\n", sr.letter, sr.name,
+			medianRange(sr.rate, "%.0f"), medianRange(sr.ratio, "%.2f"), medianRange(sr.gokaX, "%.2f"),
+			medianRange(sr.cpu, "%.2f"), medianRange(sr.p99Ms, "%.0f"))
+	}
+	tw.Flush()
+}
+
+// medianRange formats the median of xs and, for more than one value, their
+// range; "-" for none. With an even count the median is the lower middle
+// value, one that was measured.
+func medianRange(xs []float64, format string) string {
+	if len(xs) == 0 {
+		return "-"
+	}
+	s := slices.Sorted(slices.Values(xs))
+	out := fmt.Sprintf(format, s[(len(s)-1)/2])
+	if len(s) > 1 {
+		out += " [" + fmt.Sprintf(format, s[0]) + "-" + fmt.Sprintf(format, s[len(s)-1]) + "]"
+	}
+	return out
 }

@@ -64,6 +64,9 @@ type runEnv struct {
 	broker  *child // nil with --brokers
 	dir     string
 	nonce   string
+	// round is the current round of --repeat (1 for a single run): each
+	// round's topics, group and state directory are new.
+	round int
 }
 
 func orchestrate(ctx context.Context, o options) error {
@@ -140,6 +143,7 @@ func orchestrate(ctx context.Context, o options) error {
 		if o.repeat > 1 {
 			logf("round %d of %d", round, o.repeat)
 		}
+		env.round = round
 		var results []result
 		for _, w := range list {
 			if ctx.Err() != nil {
@@ -204,6 +208,9 @@ func (env *runEnv) runWorkload(ctx context.Context, w workload) (r result) {
 	o := env.o
 	r = result{Letter: w.letter, Name: w.name, Title: w.title, Records: o.records}
 	prefix := fmt.Sprintf("bench-%s-%s", env.nonce, w.name)
+	if env.round > 1 {
+		prefix += "-r" + strconv.Itoa(env.round)
+	}
 	in, out, table := prefix+"-in", prefix+"-out", prefix+"-table"
 	appID := prefix
 	if w.name == "goka" {
@@ -259,7 +266,7 @@ func (env *runEnv) runWorkload(ctx context.Context, w workload) (r result) {
 	}
 	defer m.close()
 
-	stateDir := filepath.Join(env.dir, w.name)
+	stateDir := filepath.Join(env.dir, strings.TrimPrefix(prefix, "bench-"+env.nonce+"-"))
 	args := []string{"--role", "workload", "--workload", w.name, "--child-brokers", strings.Join(env.brokers, ","),
 		"--in", in, "--out", out, "--table", table, "--app-id", appID, "--state-dir", stateDir,
 		"--child-threads", strconv.Itoa(o.threads)}
@@ -279,7 +286,7 @@ func (env *runEnv) runWorkload(ctx context.Context, w workload) (r result) {
 	if o.fetchMaxWait > 0 {
 		args = append(args, "--child-fetch-max-wait", o.fetchMaxWait.String())
 	}
-	c, err := startChild(w.name, filepath.Join(env.dir, w.name+".log"), o.verbose, args...)
+	c, err := startChild(w.name, filepath.Join(stateDir+".log"), o.verbose, args...)
 	if err != nil {
 		return fail("%v", err)
 	}

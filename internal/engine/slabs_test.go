@@ -7,7 +7,7 @@ import (
 )
 
 // TestRecordSlabs checks that slices come back by capacity class, large
-// enough for what was asked, and that a class keeps at most maxFreeSlabs.
+// enough for what was asked, and that at most maxFreeSlabBytes are kept.
 func TestRecordSlabs(t *testing.T) {
 	var p recordSlabs
 	if s := p.GetRecords(0); s != nil {
@@ -31,10 +31,16 @@ func TestRecordSlabs(t *testing.T) {
 	if got := p.GetRecords(64); cap(got) != 100 {
 		t.Fatalf("GetRecords(64) after putting a 100-cap slice: cap %d, want 100", cap(got))
 	}
-	for range maxFreeSlabs + 5 {
-		p.PutRecords(make([]kgo.Record, 0, 16))
+	const slab = 1 << 12
+	perSlab := slab * recordBytes
+	for range maxFreeSlabBytes/perSlab + 5 {
+		p.PutRecords(make([]kgo.Record, 0, slab))
 	}
-	if n := len(p.classes[4].free); n != maxFreeSlabs {
-		t.Fatalf("class of 16 keeps %d slices, want %d", n, maxFreeSlabs)
+	if n, want := len(p.free[12]), maxFreeSlabBytes/perSlab; n != want || p.bytes > maxFreeSlabBytes {
+		t.Fatalf("class of %d keeps %d slices (%d bytes), want %d (at most %d bytes)", slab, n, p.bytes, want, maxFreeSlabBytes)
+	}
+	p.GetRecords(slab)
+	if n, want := len(p.free[12]), maxFreeSlabBytes/perSlab-1; n != want {
+		t.Fatalf("after a get, class of %d keeps %d slices, want %d", slab, n, want)
 	}
 }

@@ -112,6 +112,9 @@ type thread struct {
 	byTP  map[topicPartition]*taskRun
 	// processed counts the records the latest process call took.
 	processed int
+	// nilPoll is set when the client may poll with a nil context (no hook
+	// of the user's would get it).
+	nilPoll bool
 
 	mu sync.Mutex
 	// info is the latest assignment; changed is set whenever the group
@@ -187,6 +190,7 @@ func (t *thread) start() error {
 			return fmt.Errorf("thread %d: creating the Kafka client: %w", t.idx, err)
 		}
 		t.sess, t.cl = sess, sess.Client()
+		t.nilPoll = !hooksPollStart(t.cl)
 		return nil
 	}
 	cl, err := kgo.NewClient(opts...)
@@ -194,7 +198,23 @@ func (t *thread) start() error {
 		return fmt.Errorf("thread %d: creating the Kafka client: %w", t.idx, err)
 	}
 	t.cl = cl
+	t.nilPoll = !hooksPollStart(t.cl)
 	return nil
+}
+
+// hooksPollStart reports whether any of the client's hooks (the user's,
+// through KafkaOptions) hears the start of polls: it gets the poll's
+// context, which a non-blocking poll leaves nil.
+func hooksPollStart(cl *kgo.Client) bool {
+	for _, v := range cl.OptValues(kgo.WithHooks) {
+		hooks, _ := v.([]kgo.Hook)
+		for _, h := range hooks {
+			if _, ok := h.(kgo.HookPollStart); ok {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (t *thread) markChanged() {
@@ -360,7 +380,7 @@ func (t *thread) poll(ctx context.Context) error {
 		return nil
 	}
 	var fetches kgo.Fetches
-	if busy {
+	if busy && t.nilPoll {
 		// Take what the client holds without waiting for more: with a
 		// nil context, PollRecords returns at once.
 		fetches = t.cl.PollRecords(nil, room) //nolint:staticcheck // nil is franz-go's non-blocking poll

@@ -163,6 +163,9 @@ func orchestrate(ctx context.Context, o options) error {
 	if len(rounds) > 1 {
 		printMedians(os.Stdout, rounds)
 	}
+	if len(rounds) == 0 {
+		return ctx.Err()
+	}
 	if o.jsonOut != "" {
 		b, _ := json.MarshalIndent(struct {
 			Machine string

@@ -82,7 +82,7 @@ type Config struct {
 	// restores from the changelogs.
 	InMemoryState bool
 	// PebbleBlockCacheBytes is the block cache shared by every Pebble store
-	// of the instance (default 64 MiB).
+	// of the instance (default 64 MiB), besides the memtables.
 	PebbleBlockCacheBytes int64
 	// PebbleMemTableBytes is the size of Pebble's memtable (default 32
 	// MiB); up to two are in memory while one is flushed. With the block

@@ -13,7 +13,8 @@ import (
 // PebbleOptions tunes the Pebble engine. Zero values take the defaults.
 type PebbleOptions struct {
 	// BlockCacheBytes is the size of the block cache shared by every store
-	// of the instance (default 64 MiB).
+	// of the instance (default 64 MiB), besides the memtables, which Pebble
+	// charges to the same cache.
 	BlockCacheBytes int64
 	// MemTableBytes is the size of each memtable (default 32 MiB); Pebble
 	// keeps up to two in memory while one is flushed.
@@ -47,7 +48,12 @@ func OpenPebble(dir string, o PebbleOptions) (*DB, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	cache := pebble.NewCache(o.BlockCacheBytes)
+	// Pebble takes each memtable's size out of the cache it is given, and
+	// keeps a flushed memtable for reuse: in steady state two memtables are
+	// charged to the cache. Sized at BlockCacheBytes alone, the defaults
+	// (64 MiB, two 32 MiB memtables) left no room for a single block after
+	// the first flush, and every read went to disk.
+	cache := pebble.NewCache(o.BlockCacheBytes + 2*int64(o.MemTableBytes))
 	defer cache.Unref()
 	opts := &pebble.Options{
 		Cache:        cache,

@@ -100,8 +100,13 @@ type Config struct {
 	// task kept on other instances (default 0).
 	NumStandbyReplicas int
 	// MaxTaskIdle is how long a task with several input partitions waits
-	// for an empty partition before processing the others (default 0: it
-	// does not wait).
+	// for an empty partition before processing the others, as Kafka
+	// Streams' max.task.idle.ms. With the default 0 a task waits only for
+	// a partition whose records the broker holds but the instance has not
+	// fetched yet (known when the task opens, and from each fetch), and at
+	// most 10 s for them; a positive value also waits that long for a
+	// partition that has no records yet; a negative value never waits
+	// (Kafka Streams' -1).
 	MaxTaskIdle time.Duration
 	// CacheMaxBytes is the record cache of the instance, shared by its
 	// threads: default 10 MiB; a negative value disables caching.
@@ -205,9 +210,6 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.NumStandbyReplicas < 0 {
 		errs = append(errs, fmt.Errorf("streams: Config.NumStandbyReplicas %d is negative", c.NumStandbyReplicas))
-	}
-	if c.MaxTaskIdle < 0 {
-		errs = append(errs, fmt.Errorf("streams: Config.MaxTaskIdle %v is negative", c.MaxTaskIdle))
 	}
 	if c.PebbleBlockCacheBytes < 0 {
 		errs = append(errs, fmt.Errorf("streams: Config.PebbleBlockCacheBytes %d is negative", c.PebbleBlockCacheBytes))

@@ -21,6 +21,7 @@ func TestConfigErrors(t *testing.T) {
 	}{
 		{"ok", func(*streams.Config) {}, nil},
 		{"pebble memory", func(c *streams.Config) { c.PebbleBlockCacheBytes, c.PebbleMemTableBytes = 8<<20, 4<<20 }, nil},
+		{"never idle", func(c *streams.Config) { c.MaxTaskIdle = -1 }, nil},
 		{"no id", func(c *streams.Config) { c.ApplicationID = "" }, []string{"streams: Config.ApplicationID is required"}},
 		{"bad id", func(c *streams.Config) { c.ApplicationID = "a b" }, []string{`Config.ApplicationID "a b" may contain only letters`}},
 		{"no brokers", func(c *streams.Config) { c.Brokers = nil }, []string{"streams: Config.Brokers is required"}},

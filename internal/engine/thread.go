@@ -55,7 +55,17 @@ type entryQueue struct {
 	// dirty says it changed since it was copied to the task's positions.
 	next  int64
 	dirty bool
+	// seen is the offset after the last record or transaction marker
+	// fetched for the partition, and end the last stable offset the broker
+	// last reported (-1 when unknown): while seen < end the broker holds
+	// records the queue has not received, and the task waits for them
+	// rather than process its other partitions ahead of them.
+	seen, end int64
 }
+
+// behind reports whether the broker is known to hold records of the queue's
+// partition that it has not received.
+func (q *entryQueue) behind() bool { return q.seen < q.end }
 
 func (q *entryQueue) len() int { return q.n }
 
@@ -115,6 +125,11 @@ type thread struct {
 	// nilPoll is set when the client may poll with a nil context (no hook
 	// of the user's would get it).
 	nilPoll bool
+	// lagWait is set when, in the latest process call, a task waited for
+	// records its partition holds on the broker; paused holds the
+	// partitions whose fetching is paused meanwhile (see pauseFull).
+	lagWait bool
+	paused  map[topicPartition]bool
 
 	mu sync.Mutex
 	// info is the latest assignment; changed is set whenever the group
@@ -147,7 +162,7 @@ type thread struct {
 func newThread(e *Engine, idx int) *thread {
 	t := &thread{
 		e: e, idx: idx, log: e.log.With("thread", idx),
-		tasks: map[TaskID]*taskRun{}, byTP: map[topicPartition]*taskRun{},
+		tasks: map[TaskID]*taskRun{}, byTP: map[topicPartition]*taskRun{}, paused: map[topicPartition]bool{},
 	}
 	t.coll = newCollector(t, e.opts.ProductionPolicy)
 	if e.opts.CacheBytes > 0 {
@@ -178,6 +193,9 @@ func (t *thread) start() error {
 		kgo.OnPartitionsLost(func(context.Context, *kgo.Client, map[string][]int32) { t.markChanged() }),
 		// poll recycles each record once it is queued.
 		kgo.WithPools(e.slabs),
+		// Transaction markers tell poll how far a partition is fetched
+		// (see entryQueue.seen); poll drops them.
+		kgo.KeepControlRecords(),
 	)
 	if e.opts.StaticMembership {
 		opts = append(opts, kgo.InstanceID(t.txnID()))
@@ -321,6 +339,7 @@ func (t *thread) run(ctx context.Context) (err error) {
 	for ctx.Err() == nil {
 		t.now = time.Now().UnixMilli()
 		if info, changed := t.takeChanged(); changed {
+			t.resumePaused()
 			t.setRunning(false)
 			if err := t.commit(ctx); err != nil {
 				return err
@@ -374,6 +393,16 @@ func (t *thread) poll(ctx context.Context) error {
 		wait = time.Millisecond
 	}
 	room := t.room()
+	if t.lagWait {
+		// A task waits for records the client has not handed over: stop
+		// fetching for full queues, so that the client returns the
+		// records of the other partitions rather than hold them behind
+		// records no queue has room for.
+		t.pauseFull()
+		room = max(room, t.e.opts.MaxBufferedRecords)
+	} else {
+		t.resumePaused()
+	}
 	if room == 0 {
 		// Every queue is full: leave the records with the client, which
 		// stops fetching until they are taken (back-pressure).
@@ -405,6 +434,7 @@ func (t *thread) poll(ctx context.Context) error {
 	// The group may have handed this member new partitions during the poll:
 	// open their tasks before routing the records.
 	if info, changed := t.takeChanged(); changed {
+		t.resumePaused()
 		t.setRunning(false)
 		resets := t.resets
 		if err := t.commit(ctx); err != nil {
@@ -444,6 +474,9 @@ func (t *thread) poll(ctx context.Context) error {
 			return
 		}
 		q := tr.queues[tp]
+		if fp.LastStableOffset > q.end {
+			q.end = fp.LastStableOffset
+		}
 		// Never process a record below what this task already processed
 		// or committed: a consumer position rewound too far would
 		// otherwise apply records twice.
@@ -455,6 +488,15 @@ func (t *thread) poll(ctx context.Context) error {
 			floor, hasFloor = q.last().Raw.Offset+1, true
 		}
 		for _, r := range fp.Records {
+			if r.Offset >= q.seen {
+				q.seen = r.Offset + 1
+			}
+			if r.Attrs.IsControl() {
+				// A transaction's marker (the client keeps them so
+				// that seen passes them): never processed.
+				r.Recycle()
+				continue
+			}
 			if hasFloor && r.Offset < floor {
 				t.log.Warn("skipping a record below the partition's processed position", "topic", r.Topic,
 					"partition", r.Partition, "offset", r.Offset, "position", floor)
@@ -525,6 +567,7 @@ func (t *thread) buffered() bool {
 // record with the smallest timestamp among its partitions' heads.
 func (t *thread) process() error {
 	t.processed = 0
+	t.lagWait = false
 	for _, tr := range t.tasks {
 		n := 0
 		var start time.Time
@@ -567,36 +610,107 @@ func (t *thread) process() error {
 }
 
 // pick returns the queue whose head record goes next, or nil when the task
-// should wait: it has an empty partition and has waited less than
-// MaxTaskIdle for it.
+// should wait: it has an empty partition whose records the broker holds
+// but the client has not fetched yet (unless MaxTaskIdle is negative), or
+// an empty partition it has waited less than MaxTaskIdle for. This is
+// Kafka Streams' max.task.idle.ms, whose default 0 waits for fetched lag.
 func (t *thread) pick(tr *taskRun) *entryQueue {
 	var best *entryQueue
-	empty := false
+	empty, behind := false, false
 	for _, q := range tr.ordered {
 		if q.len() == 0 {
 			empty = true
+			behind = behind || q.behind()
 			continue
 		}
 		if best == nil || q.peek().TS < best.peek().TS {
 			best = q
 		}
 	}
-	if best == nil {
+	if best == nil || !empty || t.e.opts.MaxTaskIdle < 0 {
 		tr.idleSince = time.Time{}
-		return nil
+		return best
 	}
-	if empty && t.e.opts.MaxTaskIdle > 0 {
-		if tr.idleSince.IsZero() {
-			tr.idleSince = time.Now()
-		}
-		if time.Since(tr.idleSince) < t.e.opts.MaxTaskIdle {
+	if !behind && t.e.opts.MaxTaskIdle == 0 {
+		tr.idleSince = time.Time{}
+		return best
+	}
+	if tr.idleSince.IsZero() {
+		tr.idleSince = time.Now()
+	}
+	waited := time.Since(tr.idleSince)
+	if behind {
+		if waited < lagWaitLimit {
+			t.lagWait = true
 			return nil
 		}
-	} else {
-		tr.idleSince = time.Time{}
+		// The records the broker reported have not come: give up on
+		// them rather than stop the task (they are processed when they
+		// come, out of timestamp order).
+		for _, q := range tr.ordered {
+			if q.len() == 0 && q.behind() {
+				t.log.Warn("processing a task without records its partition holds on the broker",
+					"task", tr.id.String(), "waited", waited.Round(time.Millisecond),
+					"fetched up to", q.seen, "last stable offset", q.end)
+				q.end = q.seen
+			}
+		}
+	}
+	if waited < t.e.opts.MaxTaskIdle {
+		return nil
 	}
 	return best
 }
+
+// pauseFull pauses fetching for the partitions whose queues are full and
+// resumes it for those paused whose queues are not anymore. (Pausing drops
+// what the client buffered for a partition: it fetches those records again
+// once resumed.)
+func (t *thread) pauseFull() {
+	var pause, resume map[string][]int32
+	for _, tr := range t.tasks {
+		for tp, q := range tr.queues {
+			full := q.len() >= t.e.opts.MaxBufferedRecords
+			switch {
+			case full && !t.paused[tp]:
+				if pause == nil {
+					pause = map[string][]int32{}
+				}
+				pause[tp.topic] = append(pause[tp.topic], tp.partition)
+				t.paused[tp] = true
+			case !full && t.paused[tp]:
+				if resume == nil {
+					resume = map[string][]int32{}
+				}
+				resume[tp.topic] = append(resume[tp.topic], tp.partition)
+				delete(t.paused, tp)
+			}
+		}
+	}
+	if resume != nil {
+		t.cl.ResumeFetchPartitions(resume)
+	}
+	if pause != nil {
+		t.cl.PauseFetchPartitions(pause)
+	}
+}
+
+// resumePaused resumes fetching for the partitions pauseFull paused.
+func (t *thread) resumePaused() {
+	if len(t.paused) == 0 {
+		return
+	}
+	resume := map[string][]int32{}
+	for tp := range t.paused {
+		resume[tp.topic] = append(resume[tp.topic], tp.partition)
+	}
+	clear(t.paused)
+	t.cl.ResumeFetchPartitions(resume)
+}
+
+// lagWaitLimit bounds how long a task waits for records the broker
+// reported but the client has not fetched.
+const lagWaitLimit = 10 * time.Second
 
 // commit flushes every task, commits the transaction (or offsets) and then
 // applies each task's staged state with its changelog offsets. When the
@@ -885,9 +999,25 @@ func (t *thread) openTasks(ctx context.Context, ids []TaskID) error {
 		return fmt.Errorf("thread %d: %w", t.idx, err)
 	}
 	counts := t.e.Counts()
+	var bounds inputBounds
+	if t.e.opts.MaxTaskIdle >= 0 {
+		var tps []topicPartition
+		for _, id := range ids {
+			for topic, ps := range t.e.layout.TaskPartitions(counts, id) {
+				for _, p := range ps {
+					tps = append(tps, topicPartition{topic, p})
+				}
+			}
+		}
+		if bounds, err = t.e.listInputBounds(ctx, tps); err != nil {
+			// Without them the tasks do not wait for records on the
+			// broker, as with a negative MaxTaskIdle.
+			t.log.Warn("tasks will not wait for unfetched records of their partitions", "error", err)
+		}
+	}
 	for _, id := range ids {
 		t.e.cancelCleanup(id)
-		tr, err := t.openTask(ctx, id, counts, committed)
+		tr, err := t.openTask(ctx, id, counts, committed, bounds)
 		if err != nil {
 			return fmt.Errorf("thread %d: opening task %s: %w", t.idx, id, err)
 		}
@@ -899,7 +1029,7 @@ func (t *thread) openTasks(ctx context.Context, ids []TaskID) error {
 	return nil
 }
 
-func (t *thread) openTask(ctx context.Context, id TaskID, counts map[string]int32, committed map[topicPartition]committedOffset) (*taskRun, error) {
+func (t *thread) openTask(ctx context.Context, id TaskID, counts map[string]int32, committed map[topicPartition]committedOffset, bounds inputBounds) (*taskRun, error) {
 	subs := t.e.opts.Topology.SubTopologies()
 	if id.SubTopology >= len(subs) {
 		return nil, fmt.Errorf("unknown sub-topology %d", id.SubTopology)
@@ -946,12 +1076,19 @@ func (t *thread) openTask(ctx context.Context, id TaskID, counts map[string]int3
 		for _, p := range ps {
 			tp := topicPartition{topic, p}
 			tr.parts = append(tr.parts, tp)
-			tr.queues[tp] = &entryQueue{}
+			q := &entryQueue{seen: -1, end: -1}
+			tr.queues[tp] = q
 			if c, ok := committed[tp]; ok {
 				tr.committed[tp] = c.offset
+				q.seen = c.offset
 				if c.hasTime {
 					task.SetPartitionTime(topic, p, c.time)
 				}
+			} else if start, ok := bounds.start[tp]; ok {
+				q.seen = start // where fetching starts without a committed offset
+			}
+			if end, ok := bounds.end[tp]; ok {
+				q.end = end
 			}
 		}
 	}

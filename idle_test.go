@@ -1,0 +1,152 @@
+package streams_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/seed992c72d9/streams"
+	"github.com/seed992c72d9/streams/internal/kafkatest"
+	"github.com/seed992c72d9/streams/kstream"
+	"github.com/seed992c72d9/streams/ktable"
+	"github.com/seed992c72d9/streams/serde"
+	"github.com/seed992c72d9/streams/topology"
+)
+
+// TestTaskWaitsForFetchedLag checks Kafka Streams' default task idling
+// (max.task.idle.ms 0): a stream-table join whose table already holds its
+// records when the application starts joins every stream record with
+// them, even when the table's first fetch comes back after the stream's.
+// The table's partition leads on its own broker, and the first fetch of
+// it is held back a second; with MaxTaskIdle -1 the task does not
+// wait for it and the stream records find no table values. With small
+// queues the stream's queue fills while the task waits, and the thread
+// pauses fetching it so that the client hands over the table's records.
+func TestTaskWaitsForFetchedLag(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		idle time.Duration
+		// buffered is MaxBufferedRecords: with 10, the stream's queue is
+		// full while the task waits for the table, and the thread must
+		// still take the table's records from the client.
+		buffered int
+		joined   bool
+	}{
+		{"default", 0, 0, true},
+		{"full queues", 0, 10, true},
+		{"never idle", -1, 0, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := kfake.NewCluster(kfake.NumBrokers(2), kfake.GroupMinSessionTimeout(100*time.Millisecond),
+				kfake.SeedTopics(1, "table", "stream", "joined"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(c.Close)
+			brokers := c.ListenAddrs()
+			if err := c.MoveTopicPartition("table", 0, 1); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.MoveTopicPartition("stream", 0, 0); err != nil {
+				t.Fatal(err)
+			}
+			var recs []*kgo.Record
+			for i := range 5 {
+				recs = append(recs, &kgo.Record{Topic: "table", Key: fmt.Appendf(nil, "k%d", i),
+					Value: fmt.Appendf(nil, "t%d", i), Timestamp: time.UnixMilli(int64(1000 + i))})
+			}
+			const streamRecords = 50
+			for i := range streamRecords {
+				recs = append(recs, &kgo.Record{Topic: "stream", Key: fmt.Appendf(nil, "k%d", i%5),
+					Value: fmt.Appendf(nil, "s%02d", i), Timestamp: time.UnixMilli(int64(2000 + i))})
+			}
+			kafkatest.Produce(t, brokers, recs...)
+
+			// Hold back the first fetch of the table's partition.
+			tableID := topicID(t, brokers, "table")
+			var held atomic.Bool
+			c.ControlKey(int16(kmsg.Fetch), func(req kmsg.Request) (kmsg.Response, error, bool) {
+				c.KeepControl()
+				for _, rt := range req.(*kmsg.FetchRequest).Topics {
+					if (rt.Topic == "table" || rt.TopicID == tableID) && held.CompareAndSwap(false, true) {
+						c.SleepControl(func() { time.Sleep(time.Second) })
+					}
+				}
+				return nil, nil, false
+			})
+
+			b := topology.NewBuilder()
+			table := ktable.From(b, "table", serde.String(), serde.String(), "table-store")
+			stream := kstream.From(b, "stream", serde.String(), serde.String())
+			kstream.LeftJoinTable(stream, table, func(v string, tv *string) string {
+				if tv == nil {
+					return v + "+none"
+				}
+				return v + "+" + *tv
+			}).To("joined")
+			topo, err := b.Build()
+			if err != nil {
+				t.Fatal(err)
+			}
+			app, err := streams.New(topo, streams.Config{ApplicationID: "idle-" + strings.ReplaceAll(tc.name, " ", "-"),
+				Brokers: brokers, StateDir: t.TempDir(), MaxTaskIdle: tc.idle, MaxBufferedRecords: tc.buffered})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			errc := make(chan error, 1)
+			go func() { errc <- app.Run(ctx) }()
+			out := kafkatest.ReadUntil(t, brokers, "joined", 30*time.Second, func(rs []*kgo.Record) bool { return len(rs) >= streamRecords })
+			cancel()
+			if err := <-errc; err != nil {
+				t.Fatal(err)
+			}
+			if !held.Load() {
+				t.Fatal("no fetch from the table's broker was held back; the test checks nothing")
+			}
+			var got, want []string
+			for _, r := range out {
+				got = append(got, string(r.Key)+"="+string(r.Value))
+			}
+			for i := range streamRecords {
+				table := fmt.Sprintf("t%d", i%5)
+				if !tc.joined {
+					table = "none"
+				}
+				want = append(want, fmt.Sprintf("k%d=s%02d+%s", i%5, i, table))
+			}
+			slices.Sort(got)
+			slices.Sort(want)
+			if !slices.Equal(got, want) {
+				t.Fatalf("joined:\n got %q\nwant %q", got, want)
+			}
+		})
+	}
+}
+
+// topicID returns a topic's ID, which fetch requests name it by.
+func topicID(t *testing.T, brokers []string, topic string) [16]byte {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	req := kmsg.NewPtrMetadataRequest()
+	rt := kmsg.NewMetadataRequestTopic()
+	rt.Topic = kmsg.StringPtr(topic)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(context.Background(), cl)
+	if err != nil || len(resp.Topics) != 1 {
+		t.Fatalf("metadata of %s: %v", topic, err)
+	}
+	return resp.Topics[0].TopicID
+}

@@ -3,12 +3,15 @@ package streams_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -26,7 +29,7 @@ import (
 // records when the application starts joins every stream record with
 // them, even when the table's first fetch comes back after the stream's.
 // The table's partition leads on its own broker, and the first fetch of
-// it is held back a second; with MaxTaskIdle -1 the task does not
+// it is held back a second (or longer); with MaxTaskIdle -1 the task does not
 // wait for it and the stream records find no table values. With small
 // queues the stream's queue fills while the task waits, and the thread
 // pauses fetching it so that the client hands over the table's records.
@@ -38,11 +41,21 @@ func TestTaskWaitsForFetchedLag(t *testing.T) {
 		// full while the task waits for the table, and the thread must
 		// still take the table's records from the client.
 		buffered int
+		// failEnds fails that many requests for the partitions' end
+		// offsets (-1: all of them).
+		failEnds int
 		joined   bool
+		// warn is a warning the application must log.
+		warn string
+		// hold is how long the table's first fetch is held back: longer
+		// than the application retries end offsets for when they fail.
+		hold time.Duration
 	}{
-		{"default", 0, 0, true},
-		{"full queues", 0, 10, true},
-		{"never idle", -1, 0, false},
+		{"default", 0, 0, 0, true, "", time.Second},
+		{"full queues", 0, 10, 0, true, "", time.Second},
+		{"never idle", -1, 0, 0, false, "", time.Second},
+		{"end offsets retried", 0, 0, 2, true, "", time.Second},
+		{"end offsets unknown", 0, 0, -1, false, "tasks will not wait for unfetched records of their partitions", 5 * time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := kfake.NewCluster(kfake.NumBrokers(2), kfake.GroupMinSessionTimeout(100*time.Millisecond),
@@ -73,14 +86,45 @@ func TestTaskWaitsForFetchedLag(t *testing.T) {
 			// Hold back the first fetch of the table's partition.
 			tableID := topicID(t, brokers, "table")
 			var held atomic.Bool
+			var warnings warnLog
 			c.ControlKey(int16(kmsg.Fetch), func(req kmsg.Request) (kmsg.Response, error, bool) {
 				c.KeepControl()
 				for _, rt := range req.(*kmsg.FetchRequest).Topics {
 					if (rt.Topic == "table" || rt.TopicID == tableID) && held.CompareAndSwap(false, true) {
-						c.SleepControl(func() { time.Sleep(time.Second) })
+						c.SleepControl(func() { time.Sleep(tc.hold) })
 					}
 				}
 				return nil, nil, false
+			})
+
+			// Fail requests for the inputs' end offsets (only the
+			// application asks for them; its consumer starts from the
+			// earliest offsets).
+			var failed atomic.Int32
+			c.ControlKey(int16(kmsg.ListOffsets), func(req kmsg.Request) (kmsg.Response, error, bool) {
+				c.KeepControl()
+				lreq := req.(*kmsg.ListOffsetsRequest)
+				inputs := slices.ContainsFunc(lreq.Topics, func(rt kmsg.ListOffsetsRequestTopic) bool {
+					return (rt.Topic == "table" || rt.Topic == "stream") && len(rt.Partitions) > 0 && rt.Partitions[0].Timestamp == -1
+				})
+				if !inputs || (tc.failEnds >= 0 && int(failed.Load()) >= tc.failEnds) {
+					return nil, nil, false
+				}
+				failed.Add(1)
+				resp := lreq.ResponseKind().(*kmsg.ListOffsetsResponse)
+				resp.Version = lreq.Version
+				for _, rt := range lreq.Topics {
+					t := kmsg.NewListOffsetsResponseTopic()
+					t.Topic = rt.Topic
+					for _, rp := range rt.Partitions {
+						p := kmsg.NewListOffsetsResponseTopicPartition()
+						p.Partition = rp.Partition
+						p.ErrorCode = kerr.UnknownTopicOrPartition.Code
+						t.Partitions = append(t.Partitions, p)
+					}
+					resp.Topics = append(resp.Topics, t)
+				}
+				return resp, nil, true
 			})
 
 			b := topology.NewBuilder()
@@ -97,7 +141,8 @@ func TestTaskWaitsForFetchedLag(t *testing.T) {
 				t.Fatal(err)
 			}
 			app, err := streams.New(topo, streams.Config{ApplicationID: "idle-" + strings.ReplaceAll(tc.name, " ", "-"),
-				Brokers: brokers, StateDir: t.TempDir(), MaxTaskIdle: tc.idle, MaxBufferedRecords: tc.buffered})
+				Brokers: brokers, StateDir: t.TempDir(), MaxTaskIdle: tc.idle, MaxBufferedRecords: tc.buffered,
+				Logger: slog.New(&warnings)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -108,6 +153,12 @@ func TestTaskWaitsForFetchedLag(t *testing.T) {
 			cancel()
 			if err := <-errc; err != nil {
 				t.Fatal(err)
+			}
+			if tc.failEnds != 0 && failed.Load() == 0 {
+				t.Fatal("no request for end offsets failed; the test checks nothing")
+			}
+			if got := warnings.has(tc.warn); tc.warn != "" && !got {
+				t.Fatalf("no warning %q; warnings: %q", tc.warn, warnings.all())
 			}
 			if !held.Load() {
 				t.Fatal("no fetch from the table's broker was held back; the test checks nothing")
@@ -149,4 +200,28 @@ func topicID(t *testing.T, brokers []string, topic string) [16]byte {
 		t.Fatalf("metadata of %s: %v", topic, err)
 	}
 	return resp.Topics[0].TopicID
+}
+
+// warnLog captures the messages of warnings.
+type warnLog struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (h *warnLog) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
+func (h *warnLog) WithAttrs([]slog.Attr) slog.Handler           { return h }
+func (h *warnLog) WithGroup(string) slog.Handler                { return h }
+func (h *warnLog) Handle(_ context.Context, r slog.Record) error {
+	h.mu.Lock()
+	h.msgs = append(h.msgs, r.Message)
+	h.mu.Unlock()
+	return nil
+}
+
+func (h *warnLog) has(msg string) bool { return slices.Contains(h.all(), msg) }
+
+func (h *warnLog) all() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.msgs)
 }

@@ -158,9 +158,11 @@ func TestTopology(t *testing.T) {
 // TestOnKafka runs the joins as an application against an in-process
 // broker, with every input written beforehand, and reads the three output
 // topics with read_committed isolation. The application processes the
-// records of a task's topics in timestamp order (MaxTaskIdle makes a task
-// wait for a topic it has not fetched yet), so its outputs are the test
-// driver's.
+// records of a task's topics in timestamp order, so its outputs are the
+// test driver's. The orders reach the customer join through a repartition
+// topic the application itself fills, empty when the join's task opens: a
+// task waits by default only for records already on the broker, and
+// MaxTaskIdle makes it wait for those still to be written.
 func TestOnKafka(t *testing.T) {
 	c := kafkatest.Cluster(t, 1, CustomersTopic, OrdersTopic, PaymentsTopic, EnrichedTopic, PaidTopic, UnpaidTopic)
 	brokers := c.ListenAddrs()

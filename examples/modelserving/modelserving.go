@@ -97,9 +97,8 @@ func Score(r Record, m *Model) Scored {
 // model for its key and scored. Only data records trigger the join: a model
 // update changes what later records find, and never rescores earlier
 // ones. Within a task, records of the two topics are processed in
-// timestamp order (when both have records buffered; Config.MaxTaskIdle
-// makes a task wait for an empty one), so a model takes effect from its
-// timestamp on. A record whose key has no model is forwarded unscored
+// timestamp order (a task waits for records of an input it has not
+// fetched yet), so a model takes effect from its timestamp on. A record whose key has no model is forwarded unscored
 // (a left join; kstream.JoinTable would drop it).
 //
 // A global table is the other way to hold models (ktable.Global and

@@ -128,9 +128,9 @@ func TestTopology(t *testing.T) {
 // TestOnKafka runs the model server as an application against an
 // in-process broker, with every input written beforehand, and reads the
 // scores with read_committed isolation. Within its task the application
-// processes the records of both topics in timestamp order (MaxTaskIdle
-// makes the task wait for a topic it has not fetched yet), so the scores are
-// the test driver's.
+// processes the records of both topics in timestamp order (with the default
+// MaxTaskIdle the task waits for records of a topic it has not fetched
+// yet), so the scores are the test driver's.
 func TestOnKafka(t *testing.T) {
 	c := kafkatest.Cluster(t, 1, ModelsTopic, DataTopic, ScoresTopic)
 	brokers := c.ListenAddrs()
@@ -155,7 +155,7 @@ func TestOnKafka(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	extest.RunApp(t, topo, brokers, streams.Config{MaxTaskIdle: 500 * time.Millisecond})
+	extest.RunApp(t, topo, brokers, streams.Config{})
 
 	out := kafkatest.ReadUntil(t, brokers, ScoresTopic, 20*time.Second, func(rs []*kgo.Record) bool {
 		return len(rs) >= len(scores)

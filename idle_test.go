@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -224,4 +225,56 @@ func (h *warnLog) all() []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return slices.Clone(h.msgs)
+}
+
+// TestEnforcedProcessing checks that a task waits MaxTaskIdle for an input
+// partition with nothing on the broker, then processes its other one, and
+// counts that once in streams_enforced_processing_total.
+func TestEnforcedProcessing(t *testing.T) {
+	c := kafkatest.Cluster(t, 1, "table", "stream", "joined")
+	brokers := c.ListenAddrs()
+	var recs []*kgo.Record
+	for i := range 3 {
+		recs = append(recs, &kgo.Record{Topic: "stream", Key: fmt.Appendf(nil, "k%d", i),
+			Value: fmt.Appendf(nil, "s%d", i), Timestamp: time.UnixMilli(int64(2000 + i))})
+	}
+	kafkatest.Produce(t, brokers, recs...)
+	b := topology.NewBuilder()
+	table := ktable.From(b, "table", serde.String(), serde.String(), "table-store")
+	stream := kstream.From(b, "stream", serde.String(), serde.String())
+	kstream.LeftJoinTable(stream, table, func(v string, tv *string) string {
+		if tv == nil {
+			return v + "+none"
+		}
+		return v + "+" + *tv
+	}).To("joined")
+	topo, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	app, err := streams.New(topo, streams.Config{ApplicationID: "enforced", Brokers: brokers, StateDir: t.TempDir(),
+		MaxTaskIdle: 300 * time.Millisecond, Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- app.Run(ctx) }()
+	out := kafkatest.ReadUntil(t, brokers, "joined", 30*time.Second, func(rs []*kgo.Record) bool { return len(rs) >= 3 })
+	enforced := scrapeRegistry(t, reg)["streams_enforced_processing_total"]
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range out {
+		got = append(got, string(r.Key)+"="+string(r.Value))
+	}
+	if want := []string{"k0=s0+none", "k1=s1+none", "k2=s2+none"}; !slices.Equal(got, want) {
+		t.Fatalf("joined %q, want %q", got, want)
+	}
+	if enforced != 1 {
+		t.Fatalf("streams_enforced_processing_total = %v, want 1", enforced)
+	}
 }

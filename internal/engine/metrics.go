@@ -21,11 +21,14 @@ type Metrics struct {
 	Commits       prometheus.Counter
 	Aborts        prometheus.Counter
 	Dropped       *prometheus.CounterVec
-	RestoreDone   *prometheus.CounterVec
-	RestoreLeft   *prometheus.GaugeVec
-	Rebalances    prometheus.Counter
-	State         *prometheus.GaugeVec
-	Lag           *prometheus.GaugeVec
+	// Enforced counts, by task, the waits for an empty partition that
+	// ended with the task processing its other partitions anyway.
+	Enforced    *prometheus.CounterVec
+	RestoreDone *prometheus.CounterVec
+	RestoreLeft *prometheus.GaugeVec
+	Rebalances  prometheus.Counter
+	State       *prometheus.GaugeVec
+	Lag         *prometheus.GaugeVec
 	// StoreLatency is the latency of a sample of the operations of the
 	// tasks' key-value, window and session stores, by store and op (see
 	// state.StoreOp and state.LatencySampleEvery).
@@ -51,6 +54,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Aborts:  prometheus.NewCounter(prometheus.CounterOpts{Name: "streams_aborts_total", Help: "Aborted transactions."}),
 		Dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "streams_dropped_records_total", Help: "Records dropped, by task and reason."}, []string{"task", "reason"}),
+		Enforced: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "streams_enforced_processing_total",
+			Help: "Times a task, after waiting for an empty input partition (MaxTaskIdle, or records on the broker not fetched yet), processed its other partitions, by task."}, []string{"task"}),
 		RestoreDone: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "streams_restore_records_total", Help: "Changelog records restored, by store."}, []string{"store"}),
 		RestoreLeft: prometheus.NewGaugeVec(prometheus.GaugeOpts{
@@ -69,7 +75,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	if reg != nil {
 		m.exported = true
 		for _, c := range []prometheus.Collector{m.Processed, m.ProcessLatency, m.EndToEnd, m.CommitLatency,
-			m.Commits, m.Aborts, m.Dropped, m.RestoreDone, m.RestoreLeft, m.Rebalances, m.State, m.Lag, m.StoreLatency} {
+			m.Commits, m.Aborts, m.Dropped, m.Enforced, m.RestoreDone, m.RestoreLeft, m.Rebalances, m.State, m.Lag, m.StoreLatency} {
 			_ = reg.Register(c)
 		}
 	}
@@ -80,10 +86,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 type taskMetrics struct {
 	processed prometheus.Counter
 	latency   prometheus.Observer
+	enforced  prometheus.Counter
 }
 
 func (m *Metrics) forTask(id TaskID) *taskMetrics {
-	return &taskMetrics{processed: m.Processed.WithLabelValues(id.String()), latency: m.ProcessLatency.WithLabelValues(id.String())}
+	return &taskMetrics{processed: m.Processed.WithLabelValues(id.String()), latency: m.ProcessLatency.WithLabelValues(id.String()),
+		enforced: m.Enforced.WithLabelValues(id.String())}
 }
 
 // record counts a batch of n records processed in d; the latency histogram

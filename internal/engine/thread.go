@@ -40,7 +40,10 @@ type taskRun struct {
 	// committed is next as of the last commit.
 	committed map[topicPartition]int64
 	idleSince time.Time
-	m         *taskMetrics
+	// enforced is set when the task, after waiting, processes with an
+	// empty partition, until it has none.
+	enforced bool
+	m        *taskMetrics
 	// hwm is each partition's high watermark as of its latest fetch.
 	hwm map[topicPartition]int64
 }
@@ -628,11 +631,11 @@ func (t *thread) pick(tr *taskRun) *entryQueue {
 		}
 	}
 	if best == nil || !empty || t.e.opts.MaxTaskIdle < 0 {
-		tr.idleSince = time.Time{}
+		tr.idleSince, tr.enforced = time.Time{}, false
 		return best
 	}
 	if !behind && t.e.opts.MaxTaskIdle == 0 {
-		tr.idleSince = time.Time{}
+		tr.idleSince, tr.enforced = time.Time{}, false
 		return best
 	}
 	if tr.idleSince.IsZero() {
@@ -658,6 +661,10 @@ func (t *thread) pick(tr *taskRun) *entryQueue {
 	}
 	if waited < t.e.opts.MaxTaskIdle {
 		return nil
+	}
+	if !tr.enforced {
+		tr.enforced = true
+		tr.m.enforced.Inc()
 	}
 	return best
 }

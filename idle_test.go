@@ -128,20 +128,7 @@ func TestTaskWaitsForFetchedLag(t *testing.T) {
 				return resp, nil, true
 			})
 
-			b := topology.NewBuilder()
-			table := ktable.From(b, "table", serde.String(), serde.String(), "table-store")
-			stream := kstream.From(b, "stream", serde.String(), serde.String())
-			kstream.LeftJoinTable(stream, table, func(v string, tv *string) string {
-				if tv == nil {
-					return v + "+none"
-				}
-				return v + "+" + *tv
-			}).To("joined")
-			topo, err := b.Build()
-			if err != nil {
-				t.Fatal(err)
-			}
-			app, err := streams.New(topo, streams.Config{ApplicationID: "idle-" + strings.ReplaceAll(tc.name, " ", "-"),
+			app, err := streams.New(joinTopology(t), streams.Config{ApplicationID: "idle-" + strings.ReplaceAll(tc.name, " ", "-"),
 				Brokers: brokers, StateDir: t.TempDir(), MaxTaskIdle: tc.idle, MaxBufferedRecords: tc.buffered,
 				Logger: slog.New(&warnings)})
 			if err != nil {
@@ -239,21 +226,8 @@ func TestEnforcedProcessing(t *testing.T) {
 			Value: fmt.Appendf(nil, "s%d", i), Timestamp: time.UnixMilli(int64(2000 + i))})
 	}
 	kafkatest.Produce(t, brokers, recs...)
-	b := topology.NewBuilder()
-	table := ktable.From(b, "table", serde.String(), serde.String(), "table-store")
-	stream := kstream.From(b, "stream", serde.String(), serde.String())
-	kstream.LeftJoinTable(stream, table, func(v string, tv *string) string {
-		if tv == nil {
-			return v + "+none"
-		}
-		return v + "+" + *tv
-	}).To("joined")
-	topo, err := b.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
 	reg := prometheus.NewRegistry()
-	app, err := streams.New(topo, streams.Config{ApplicationID: "enforced", Brokers: brokers, StateDir: t.TempDir(),
+	app, err := streams.New(joinTopology(t), streams.Config{ApplicationID: "enforced", Brokers: brokers, StateDir: t.TempDir(),
 		MaxTaskIdle: 300 * time.Millisecond, Registerer: reg})
 	if err != nil {
 		t.Fatal(err)
@@ -277,4 +251,24 @@ func TestEnforcedProcessing(t *testing.T) {
 	if enforced != 1 {
 		t.Fatalf("streams_enforced_processing_total = %v, want 1", enforced)
 	}
+}
+
+// joinTopology left-joins the topic "stream" with the table of the topic
+// "table" into "joined": "<stream value>+<table value>", or "+none".
+func joinTopology(t *testing.T) *topology.Topology {
+	t.Helper()
+	b := topology.NewBuilder()
+	table := ktable.From(b, "table", serde.String(), serde.String(), "table-store")
+	stream := kstream.From(b, "stream", serde.String(), serde.String())
+	kstream.LeftJoinTable(stream, table, func(v string, tv *string) string {
+		if tv == nil {
+			return v + "+none"
+		}
+		return v + "+" + *tv
+	}).To("joined")
+	topo, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return topo
 }

@@ -51,12 +51,17 @@ func TestTaskWaitsForFetchedLag(t *testing.T) {
 		// hold is how long the table's first fetch is held back: longer
 		// than the application retries end offsets for when they fail.
 		hold time.Duration
+		// tableEnd, if set, is the end offset the table's partition is
+		// said to have: beyond its records, so that the task waits until
+		// its limit.
+		tableEnd int64
 	}{
-		{"default", 0, 0, 0, true, "", time.Second},
-		{"full queues", 0, 10, 0, true, "", time.Second},
-		{"never idle", -1, 0, 0, false, "", time.Second},
-		{"end offsets retried", 0, 0, 2, true, "", time.Second},
-		{"end offsets unknown", 0, 0, -1, false, "tasks will not wait for unfetched records of their partitions", 5 * time.Second},
+		{"default", 0, 0, 0, true, "", time.Second, 0},
+		{"full queues", 0, 10, 0, true, "", time.Second, 0},
+		{"never idle", -1, 0, 0, false, "", time.Second, 0},
+		{"end offsets retried", 0, 0, 2, true, "", time.Second, 0},
+		{"end offsets unknown", 0, 0, -1, false, "tasks will not wait for unfetched records of their partitions", 5 * time.Second, 0},
+		{"end never reached", 0, 0, 0, true, "processing a task without records its partition holds on the broker", time.Second, 1000},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := kfake.NewCluster(kfake.NumBrokers(2), kfake.GroupMinSessionTimeout(100*time.Millisecond),
@@ -108,10 +113,12 @@ func TestTaskWaitsForFetchedLag(t *testing.T) {
 				inputs := slices.ContainsFunc(lreq.Topics, func(rt kmsg.ListOffsetsRequestTopic) bool {
 					return (rt.Topic == "table" || rt.Topic == "stream") && len(rt.Partitions) > 0 && rt.Partitions[0].Timestamp == -1
 				})
-				if !inputs || (tc.failEnds >= 0 && int(failed.Load()) >= tc.failEnds) {
+				if !inputs || (tc.tableEnd == 0 && tc.failEnds >= 0 && int(failed.Load()) >= tc.failEnds) {
 					return nil, nil, false
 				}
-				failed.Add(1)
+				if tc.tableEnd == 0 {
+					failed.Add(1)
+				}
 				resp := lreq.ResponseKind().(*kmsg.ListOffsetsResponse)
 				resp.Version = lreq.Version
 				for _, rt := range lreq.Topics {
@@ -120,7 +127,15 @@ func TestTaskWaitsForFetchedLag(t *testing.T) {
 					for _, rp := range rt.Partitions {
 						p := kmsg.NewListOffsetsResponseTopicPartition()
 						p.Partition = rp.Partition
-						p.ErrorCode = kerr.UnknownTopicOrPartition.Code
+						p.LeaderEpoch = -1
+						switch {
+						case tc.tableEnd == 0:
+							p.ErrorCode = kerr.UnknownTopicOrPartition.Code
+						case rt.Topic == "table":
+							p.Offset = tc.tableEnd
+						default:
+							p.Offset = streamRecords
+						}
 						t.Partitions = append(t.Partitions, p)
 					}
 					resp.Topics = append(resp.Topics, t)

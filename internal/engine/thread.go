@@ -468,10 +468,13 @@ func (t *thread) poll(ctx context.Context) error {
 			// Records of a partition this thread runs no task for (the
 			// assignment moved on): they are dropped here, and the next
 			// commit aborts, which rewinds fetching to the committed
-			// offsets, so nothing is lost.
-			t.log.Debug("records for a partition without task; rewinding", "topic", fp.Topic, "partition", fp.Partition)
-			t.needRewind = true
+			// offsets, so nothing is lost. Transaction markers alone
+			// lose nothing.
 			for _, r := range fp.Records {
+				if !r.Attrs.IsControl() && !t.needRewind {
+					t.log.Debug("records for a partition without task; rewinding", "topic", fp.Topic, "partition", fp.Partition)
+					t.needRewind = true
+				}
 				r.Recycle()
 			}
 			return

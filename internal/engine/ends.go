@@ -26,6 +26,9 @@ type inputBounds struct {
 // error, with the bounds of the others.
 func (e *Engine) listInputBounds(ctx context.Context, tps []topicPartition) (inputBounds, error) {
 	b := inputBounds{start: map[topicPartition]int64{}, end: map[topicPartition]int64{}}
+	if len(tps) == 0 {
+		return b, nil
+	}
 	deadline := time.Now().Add(boundsRetry)
 	for _, at := range []int64{-2, -1} { // earliest, then latest (the LSO under read_committed)
 		into := b.start
@@ -34,9 +37,7 @@ func (e *Engine) listInputBounds(ctx context.Context, tps []topicPartition) (inp
 		}
 		left := tps
 		for {
-			var failed []topicPartition
-			var err error
-			failed, err = e.listOffsets(ctx, left, at, into)
+			failed, err := e.listOffsets(ctx, left, at, into)
 			if len(failed) == 0 {
 				break
 			}

@@ -1013,10 +1013,15 @@ func (t *thread) openTasks(ctx context.Context, ids []TaskID) error {
 	if t.e.opts.MaxTaskIdle >= 0 {
 		var tps []topicPartition
 		for _, id := range ids {
+			// Only a task with several input partitions ever waits.
+			var parts []topicPartition
 			for topic, ps := range t.e.layout.TaskPartitions(counts, id) {
 				for _, p := range ps {
-					tps = append(tps, topicPartition{topic, p})
+					parts = append(parts, topicPartition{topic, p})
 				}
+			}
+			if len(parts) > 1 {
+				tps = append(tps, parts...)
 			}
 		}
 		if bounds, err = t.e.listInputBounds(ctx, tps); err != nil {

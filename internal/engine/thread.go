@@ -424,16 +424,12 @@ func (t *thread) poll(ctx context.Context) error {
 	if fetches.IsClientClosed() {
 		return fmt.Errorf("thread %d: the Kafka client closed", t.idx)
 	}
-	var fatal error
 	fetches.EachError(func(topic string, p int32, err error) {
 		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 			return
 		}
 		t.log.Warn("fetch error", "topic", topic, "partition", p, "error", err)
 	})
-	if fatal != nil {
-		return fatal
-	}
 	// The group may have handed this member new partitions during the poll:
 	// open their tasks before routing the records.
 	if info, changed := t.takeChanged(); changed {
@@ -455,6 +451,15 @@ func (t *thread) poll(ctx context.Context) error {
 			return nil
 		}
 	}
+	return t.route(fetches)
+}
+
+// route queues fetched records by partition, each stamped by its task.
+// Transaction markers are never queued; they only tell how far a partition
+// is fetched. Records of a partition this thread runs no task for make the
+// next commit abort and rewind.
+func (t *thread) route(fetches kgo.Fetches) error {
+	var fatal error
 	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
 		if len(fp.Records) == 0 {
 			return

@@ -158,3 +158,63 @@ func routeThread(t *testing.T, log *slog.Logger) (*thread, *entryQueue) {
 	th := &thread{log: log, tasks: map[TaskID]*taskRun{id: tr}, byTP: map[topicPartition]*taskRun{tp: tr}}
 	return th, q
 }
+
+// TestPauseFullQueues checks the pausing a thread does while a task waits
+// for records the client has not handed over: fetching stops for the
+// partitions whose queues are full, and only for those, resumes for each as
+// soon as its queue has room, and resumes for all when the wait ends.
+func TestPauseFullQueues(t *testing.T) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers("127.0.0.1:1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	th, stream := routeThread(t, slog.New(slog.DiscardHandler))
+	th.e = &Engine{opts: Options{MaxBufferedRecords: 2}}
+	th.cl = cl
+	th.paused = map[topicPartition]bool{}
+	// The task also reads partition 0 of "table", whose queue is empty.
+	tr := th.byTP[topicPartition{"in", 0}]
+	table := &entryQueue{seen: 0, end: 5}
+	tr.queues[topicPartition{"table", 0}] = table
+	paused := func() string {
+		var out []string
+		for topic, ps := range cl.PauseFetchPartitions(nil) {
+			for _, p := range ps {
+				out = append(out, fmt.Sprintf("%s/%d", topic, p))
+			}
+		}
+		slices.Sort(out)
+		return strings.Join(out, " ")
+	}
+	*stream.add() = exec.Entry{}
+	th.pauseFull()
+	if got := paused(); got != "" {
+		t.Fatalf("one record of two queued: paused %q, want none", got)
+	}
+	*stream.add() = exec.Entry{}
+	th.pauseFull()
+	if got := paused(); got != "in/0" {
+		t.Fatalf("queue full: paused %q, want in/0", got)
+	}
+	th.pauseFull()
+	if got := paused(); got != "in/0" {
+		t.Fatalf("queue still full: paused %q, want in/0", got)
+	}
+	stream.pop()
+	th.pauseFull()
+	if got := paused(); got != "" {
+		t.Fatalf("queue with room again: paused %q, want none", got)
+	}
+	*stream.add() = exec.Entry{}
+	*table.add() = exec.Entry{}
+	*table.add() = exec.Entry{}
+	th.pauseFull()
+	if got := paused(); got != "in/0 table/0" {
+		t.Fatalf("both queues full: paused %q, want in/0 table/0", got)
+	}
+	th.resumePaused()
+	if got := paused(); got != "" || len(th.paused) != 0 {
+		t.Fatalf("after the wait: paused %q (the thread counts %d), want none", got, len(th.paused))
+	}
+}

@@ -60,9 +60,27 @@ type collector struct {
 	// e2e counts the end-to-end latency of the records sent since the
 	// thread's latest commit, which adds it to the engine's histogram.
 	e2e *localHistogram
-	// records recycles the records franz-go is done with: a record goes
-	// back once its promise has run (franz-go no longer holds it then).
-	records sync.Pool
+	// slab is where Send takes its next records from: records are
+	// allocated recordSlab at a time and never reused (see newRecord).
+	slab []kgo.Record
+}
+
+// recordSlab is how many records a collector allocates at once.
+const recordSlab = 256
+
+// newRecord returns a zero record from the collector's slab. A slab is
+// garbage once franz-go has finished with all its records, which happens
+// about in the order they were sent, within a commit or so. This costs less
+// than recycling each record through a sync.Pool once its promise has run:
+// the promises run on franz-go's goroutines, so the thread's Get mostly
+// missed its own P's pool and took records, cold, from another's.
+func (c *collector) newRecord() *kgo.Record {
+	if len(c.slab) == 0 {
+		c.slab = make([]kgo.Record, recordSlab)
+	}
+	r := &c.slab[0]
+	c.slab = c.slab[1:]
+	return r
 }
 
 func newCollector(t *thread, policy ProductionPolicy) *collector {
@@ -96,16 +114,10 @@ func (c *collector) promisesFor(task processor.TaskID) *promises {
 // record's offset.
 func (c *collector) done(task processor.TaskID, r *kgo.Record, err error, changelog bool) {
 	if err == nil && !changelog {
-		*r = kgo.Record{}
-		c.records.Put(r)
 		return
 	}
 	c.mu.Lock()
-	defer func() {
-		c.mu.Unlock()
-		*r = kgo.Record{}
-		c.records.Put(r)
-	}()
+	defer c.mu.Unlock()
 	if err != nil {
 		if c.policy == SkipOnProductionError && !changelog && skippable(err) {
 			c.t.e.metrics.dropped(task, "production-error")
@@ -146,10 +158,7 @@ func (c *collector) Send(task processor.TaskID, rec exec.OutRecord) error {
 			p = murmur2.Partition(rec.Key, n)
 		}
 	}
-	r, _ := c.records.Get().(*kgo.Record)
-	if r == nil {
-		r = new(kgo.Record)
-	}
+	r := c.newRecord()
 	*r = kgo.Record{
 		Topic: rec.Topic, Partition: p, Key: rec.Key, Value: rec.Value,
 		Timestamp: time.UnixMilli(rec.Timestamp),

@@ -187,32 +187,25 @@ func TestPauseFullQueues(t *testing.T) {
 		slices.Sort(out)
 		return strings.Join(out, " ")
 	}
-	*stream.add() = exec.Entry{}
-	th.pauseFull()
-	if got := paused(); got != "" {
-		t.Fatalf("one record of two queued: paused %q, want none", got)
+	// pause runs the thread's pausing step and checks what is paused.
+	pause := func(state, want string) {
+		t.Helper()
+		th.pauseFull()
+		if got := paused(); got != want {
+			t.Fatalf("%s: paused %q, want %q", state, got, want)
+		}
 	}
 	*stream.add() = exec.Entry{}
-	th.pauseFull()
-	if got := paused(); got != "in/0" {
-		t.Fatalf("queue full: paused %q, want in/0", got)
-	}
-	th.pauseFull()
-	if got := paused(); got != "in/0" {
-		t.Fatalf("queue still full: paused %q, want in/0", got)
-	}
+	pause("one record of two queued", "")
+	*stream.add() = exec.Entry{}
+	pause("queue full", "in/0")
+	pause("queue still full", "in/0")
 	stream.pop()
-	th.pauseFull()
-	if got := paused(); got != "" {
-		t.Fatalf("queue with room again: paused %q, want none", got)
-	}
+	pause("queue with room again", "")
 	*stream.add() = exec.Entry{}
 	*table.add() = exec.Entry{}
 	*table.add() = exec.Entry{}
-	th.pauseFull()
-	if got := paused(); got != "in/0 table/0" {
-		t.Fatalf("both queues full: paused %q, want in/0 table/0", got)
-	}
+	pause("both queues full", "in/0 table/0")
 	th.resumePaused()
 	if got := paused(); got != "" || len(th.paused) != 0 {
 		t.Fatalf("after the wait: paused %q (the thread counts %d), want none", got, len(th.paused))

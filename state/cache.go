@@ -266,18 +266,26 @@ func (n *namedCache) flush(first *cacheEntry) error {
 		return nil
 	}
 	n.compactDirty()
-	order := n.dirty
+	list := n.dirty
+	order := list
 	if first != nil {
-		order = make([]*cacheEntry, 0, len(n.dirty))
+		order = make([]*cacheEntry, 0, len(list))
 		order = append(order, first)
-		for _, e := range n.dirty {
+		for _, e := range list {
 			if e != first {
 				order = append(order, e)
 			}
 		}
 	}
 	n.dirty = nil
-	return n.flushSorted(order)
+	err := n.flushSorted(order)
+	if n.dirty == nil {
+		// Nothing was written meanwhile: the next updates reuse the
+		// list's array rather than grow a new one from nothing.
+		clear(list)
+		n.dirty = list[:0]
+	}
+	return err
 }
 
 // getBelow reads the store below for the entry e, before e is flushed.

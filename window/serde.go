@@ -38,6 +38,31 @@ func (s timeWindowed[K]) Serialize(w Windowed[K]) ([]byte, error) {
 	return binary.BigEndian.AppendUint64(append(make([]byte, 0, len(k)+8), k...), uint64(w.Window.Start)), nil
 }
 
+// AppendSerialize implements [serde.Appender]: it appends what Serialize
+// returns to dst, and reports false for what Serialize returns as null.
+func (s timeWindowed[K]) AppendSerialize(dst []byte, w Windowed[K]) ([]byte, bool, error) {
+	out, notNull, err := appendInner(s.inner, dst, w.Key)
+	if err != nil || !notNull {
+		return dst, false, err
+	}
+	return binary.BigEndian.AppendUint64(out, uint64(w.Window.Start)), true, nil
+}
+
+// appendInner appends the encoding of k to dst with an appending inner
+// serde. Without one it appends what Serialize returns, never null: as
+// Serialize, which then writes the window after the key's bytes even when
+// there are none.
+func appendInner[K any](inner serde.Serde[K], dst []byte, k K) ([]byte, bool, error) {
+	if a, ok := inner.(serde.Appender[K]); ok {
+		return a.AppendSerialize(dst, k)
+	}
+	b, err := inner.Serialize(k)
+	if err != nil {
+		return dst, false, err
+	}
+	return append(dst, b...), true, nil
+}
+
 func (s timeWindowed[K]) Deserialize(data []byte) (Windowed[K], error) {
 	var out Windowed[K]
 	if data == nil {
@@ -75,6 +100,17 @@ func (s sessionWindowed[K]) Serialize(w Windowed[K]) ([]byte, error) {
 	out := append(make([]byte, 0, len(k)+16), k...)
 	out = binary.BigEndian.AppendUint64(out, uint64(w.Window.End))
 	return binary.BigEndian.AppendUint64(out, uint64(w.Window.Start)), nil
+}
+
+// AppendSerialize implements [serde.Appender]: it appends what Serialize
+// returns to dst (a null key's bytes are none, as there).
+func (s sessionWindowed[K]) AppendSerialize(dst []byte, w Windowed[K]) ([]byte, bool, error) {
+	out, _, err := appendInner(s.inner, dst, w.Key)
+	if err != nil {
+		return dst, false, err
+	}
+	out = binary.BigEndian.AppendUint64(out, uint64(w.Window.End))
+	return binary.BigEndian.AppendUint64(out, uint64(w.Window.Start)), true, nil
 }
 
 func (s sessionWindowed[K]) Deserialize(data []byte) (Windowed[K], error) {

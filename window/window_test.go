@@ -2,6 +2,7 @@ package window_test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -138,5 +139,60 @@ func TestWindowedSerdes(t *testing.T) {
 	}
 	if got := k.String(); got != "[key@20/30]" {
 		t.Errorf("String = %s", got)
+	}
+}
+
+// TestWindowedSerdesAppend checks that the windowed serdes append to a
+// buffer exactly what they serialize, with an appending inner serde and
+// without one, and report as null only what Serialize returns as null.
+func TestWindowedSerdesAppend(t *testing.T) {
+	plain := serde.Funcs(func(s string) ([]byte, error) { return []byte(s), nil },
+		func(b []byte) (string, error) { return string(b), nil })
+	failing := serde.Funcs(func(string) ([]byte, error) { return nil, errors.New("no") },
+		func([]byte) (string, error) { return "", nil })
+	k := window.Windowed[string]{Key: "key", Window: window.Window{Start: 20, End: 30}}
+	for _, s := range []serde.Serde[window.Windowed[string]]{
+		window.TimeWindowedSerde(serde.String(), 10),
+		window.TimeWindowedSerde(plain, 10),
+		window.SessionWindowedSerde(serde.String()),
+		window.SessionWindowedSerde(plain),
+	} {
+		a, ok := s.(serde.Appender[window.Windowed[string]])
+		if !ok {
+			t.Fatalf("%s does not append", serde.Name(s))
+		}
+		want, err := s.Serialize(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, notNull, err := a.AppendSerialize([]byte("prefix"), k)
+		if err != nil || !notNull || string(got) != "prefix"+string(want) {
+			t.Errorf("%s: appended %q, %v, %v; want %q, true", serde.Name(s), got, notNull, err, "prefix"+string(want))
+		}
+	}
+	// A null key: no time-windowed key, a session-windowed key of its
+	// window alone.
+	nk := window.Windowed[[]byte]{Window: window.Window{Start: 20, End: 30}}
+	for _, s := range []serde.Serde[window.Windowed[[]byte]]{
+		window.TimeWindowedSerde(serde.Bytes(), 10),
+		window.SessionWindowedSerde(serde.Bytes()),
+	} {
+		want, err := s.Serialize(nk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, notNull, err := s.(serde.Appender[window.Windowed[[]byte]]).AppendSerialize([]byte("prefix"), nk)
+		if err != nil || notNull != (want != nil) || string(got) != "prefix"+string(want) {
+			t.Errorf("%s, null key: appended %q, %v, %v; Serialize returns %v", serde.Name(s), got, notNull, err, want)
+		}
+	}
+	for _, s := range []serde.Serde[window.Windowed[string]]{
+		window.TimeWindowedSerde(failing, 10),
+		window.SessionWindowedSerde(failing),
+	} {
+		got, notNull, err := s.(serde.Appender[window.Windowed[string]]).AppendSerialize([]byte("prefix"), k)
+		if err == nil || err.Error() != "no" || notNull || string(got) != "prefix" {
+			t.Errorf("%s with a failing key serde: appended %q, %v, %v; want %q, false, no", serde.Name(s), got, notNull, err, "prefix")
+		}
 	}
 }

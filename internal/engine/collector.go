@@ -70,7 +70,8 @@ const recordSlab = 256
 
 // newRecord returns a zero record from the collector's slab. A slab is
 // garbage once franz-go has finished with all its records, which happens
-// about in the order they were sent, within a commit or so. This costs less
+// about in the order they were sent, within a commit or so; done clears
+// each record meanwhile. This costs less
 // than recycling each record through a sync.Pool once its promise has run:
 // the promises run on franz-go's goroutines, so the thread's Get mostly
 // missed its own P's pool and took records, cold, from another's.
@@ -111,13 +112,20 @@ func (c *collector) promisesFor(task processor.TaskID) *promises {
 }
 
 // done is the produce callback: it records the first error, or a changelog
-// record's offset.
+// record's offset. It then clears the record: its slab lives on until every
+// record in it is done, and a key or value may share the bytes of a whole
+// fetched batch (a serde.Bytes value passed through), which the record must
+// not keep in memory that long.
 func (c *collector) done(task processor.TaskID, r *kgo.Record, err error, changelog bool) {
 	if err == nil && !changelog {
+		*r = kgo.Record{}
 		return
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer func() {
+		c.mu.Unlock()
+		*r = kgo.Record{}
+	}()
 	if err != nil {
 		if c.policy == SkipOnProductionError && !changelog && skippable(err) {
 			c.t.e.metrics.dropped(task, "production-error")

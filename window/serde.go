@@ -24,22 +24,15 @@ func (s timeWindowed[K]) String() string {
 }
 
 func (s timeWindowed[K]) Serialize(w Windowed[K]) ([]byte, error) {
-	if a, ok := s.inner.(serde.Appender[K]); ok {
-		out, notNull, err := a.AppendSerialize(nil, w.Key)
-		if err != nil || !notNull {
-			return nil, err
-		}
-		return binary.BigEndian.AppendUint64(out, uint64(w.Window.Start)), nil
-	}
-	k, err := s.inner.Serialize(w.Key)
-	if err != nil {
+	out, notNull, err := s.AppendSerialize(nil, w)
+	if err != nil || !notNull {
 		return nil, err
 	}
-	return binary.BigEndian.AppendUint64(append(make([]byte, 0, len(k)+8), k...), uint64(w.Window.Start)), nil
+	return out, nil
 }
 
-// AppendSerialize implements [serde.Appender]: it appends what Serialize
-// returns to dst, and reports false for what Serialize returns as null.
+// AppendSerialize implements [serde.Appender]: the key's bytes, then the
+// 8-byte window start. A key its inner serde reports as null is null.
 func (s timeWindowed[K]) AppendSerialize(dst []byte, w Windowed[K]) ([]byte, bool, error) {
 	out, notNull, err := appendInner(s.inner, dst, w.Key)
 	if err != nil || !notNull {
@@ -49,9 +42,9 @@ func (s timeWindowed[K]) AppendSerialize(dst []byte, w Windowed[K]) ([]byte, boo
 }
 
 // appendInner appends the encoding of k to dst with an appending inner
-// serde. Without one it appends what Serialize returns, never null: as
-// Serialize, which then writes the window after the key's bytes even when
-// there are none.
+// serde. Without one it appends what the inner Serialize returns and never
+// reports null: the window then follows the key's bytes even when there are
+// none.
 func appendInner[K any](inner serde.Serde[K], dst []byte, k K) ([]byte, bool, error) {
 	if a, ok := inner.(serde.Appender[K]); ok {
 		return a.AppendSerialize(dst, k)
@@ -93,17 +86,12 @@ func (s sessionWindowed[K]) String() string {
 }
 
 func (s sessionWindowed[K]) Serialize(w Windowed[K]) ([]byte, error) {
-	k, err := s.inner.Serialize(w.Key)
-	if err != nil {
-		return nil, err
-	}
-	out := append(make([]byte, 0, len(k)+16), k...)
-	out = binary.BigEndian.AppendUint64(out, uint64(w.Window.End))
-	return binary.BigEndian.AppendUint64(out, uint64(w.Window.Start)), nil
+	out, _, err := s.AppendSerialize(nil, w)
+	return out, err
 }
 
-// AppendSerialize implements [serde.Appender]: it appends what Serialize
-// returns to dst (a null key's bytes are none, as there).
+// AppendSerialize implements [serde.Appender]: the key's bytes (none for a
+// null key), the 8-byte session end, then the start. It is never null.
 func (s sessionWindowed[K]) AppendSerialize(dst []byte, w Windowed[K]) ([]byte, bool, error) {
 	out, _, err := appendInner(s.inner, dst, w.Key)
 	if err != nil {

@@ -71,10 +71,10 @@ const recordSlab = 256
 // newRecord returns a zero record from the collector's slab. A slab is
 // garbage once franz-go has finished with all its records, which happens
 // about in the order they were sent, within a commit or so; done clears
-// each record meanwhile. This costs less
-// than recycling each record through a sync.Pool once its promise has run:
-// the promises run on franz-go's goroutines, so the thread's Get mostly
-// missed its own P's pool and took records, cold, from another's.
+// each record meanwhile. This costs less than recycling each record
+// through a sync.Pool once its promise has run: the promises run on
+// franz-go's goroutines, so the thread's Get mostly missed its own P's pool
+// and took records, cold, from another's.
 func (c *collector) newRecord() *kgo.Record {
 	if len(c.slab) == 0 {
 		c.slab = make([]kgo.Record, recordSlab)
